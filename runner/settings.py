@@ -1,0 +1,167 @@
+"""Typed, frozen settings produced by ``config.load_config``: what to run and how.
+
+Nothing here parses or validates; ``config.py`` builds these objects and guarantees their invariants
+(documented on each field), so the orchestrator and providers can trust them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from runner.thresholds import Thresholds
+
+DEFAULT_CEKURA_URL = "https://api.cekura.ai"
+SIMULATOR = "simulator"  # the special base_url value: start the embedded simulator for this run
+
+
+class Secret:
+    """A string that never shows itself in repr/str/format, so it cannot leak into logs or reports."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+class CekuraMode(StrEnum):
+    """Run modes of api-contracts §A3.1 (the SDK CLI's --mode names, plus pipecat_v1, chirp and json)."""
+
+    VOICE = "voice"
+    TEXT = "text"
+    WEBSOCKET = "websocket"
+    PIPECAT_V1 = "pipecat_v1"
+    PIPECAT = "pipecat"  # run_scenarios_pipecat_v2
+    LIVEKIT = "livekit"  # run_scenarios_livekit_v2
+    RETELL = "retell"
+    VAPI = "vapi"
+    ELEVENLABS = "elevenlabs"
+    SIP = "sip"
+    EMAIL = "email"
+    CHIRP = "chirp"
+    JSON = "json"  # run_scenarios_json (tests-as-code)
+
+
+# Modes whose body takes tags / folder_path selectors and personality/test-profile multipliers.
+VOICE_FAMILY = frozenset(
+    {CekuraMode.VOICE, CekuraMode.TEXT, CekuraMode.ELEVENLABS, CekuraMode.SIP, CekuraMode.CHIRP}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PollPolicy:
+    """Polling toward a terminal status: capped exponential backoff with full jitter."""
+
+    initial: float = 5.0  # first delay, seconds
+    maximum: float = 30.0  # cap, seconds
+    multiplier: float = 1.5
+    heartbeat: float = 30.0  # at most one "still waiting" progress line per this many seconds
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Retrying one request for transient reasons (design.md §7)."""
+
+    attempts: int = 3  # per request, first try included
+    base: float = 1.0
+    maximum: float = 30.0
+    budget: int = 20  # total retries allowed per gate
+    max_retry_after: float = 120.0  # Retry-After is clamped to this
+
+
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    timeout: float = 1800.0  # per-gate deadline, seconds
+    overall_timeout: float | None = None  # whole run; None = sum is bounded only by gate timeouts
+    request_timeout: float = 30.0  # each HTTP request
+    concurrency: int = 4  # gates started/polled in parallel (CapacityLimiter tokens)
+    poll: PollPolicy = field(default_factory=PollPolicy)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorSettings:
+    world: str | None = None  # path to a world YAML; None = the packaged default world
+    speed: float = 1.0  # time compression: 10 = ten times faster than real
+    seed: int = 0
+    faults: str | None = None  # fault spec, see runner.simulator.faults
+
+
+@dataclass(frozen=True, slots=True)
+class CekuraSettings:
+    base_url: str  # no trailing slash; SIMULATOR for the embedded one
+    api_key: Secret
+
+    @property
+    def is_simulator(self) -> bool:
+        return self.base_url == SIMULATOR
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioRef:
+    id: int
+    websocket_url: str | None = None  # websocket mode: per-scenario URL (else the gate's websocket_url)
+    pipecat_room_url: str | None = None  # pipecat_v1 only
+
+
+@dataclass(frozen=True, slots=True)
+class CekuraGate:
+    """One Cekura gate. Invariants (enforced by config): exactly one of scenarios/tags/folder is set;
+    tags/folder only in VOICE_FAMILY modes; folder requires project; JSON mode has spec_json and no selector."""
+
+    name: str
+    agent: int
+    mode: CekuraMode
+    thresholds: Thresholds  # already merged over defaults.thresholds; never empty
+    timeout: float  # seconds (gate value or defaults.timeout)
+    line: int  # line of the gate in the config, for messages
+    scenarios: tuple[ScenarioRef, ...] = ()
+    tags: tuple[str, ...] = ()
+    folder: str | None = None
+    project: int | None = None
+    frequency: int | None = None
+    personalities: tuple[int, ...] = ()
+    test_profiles: tuple[int, ...] = ()
+    concurrency_limit: int | None = None
+    mock_tool_names: tuple[str, ...] | None = None
+    websocket_url: str | None = None  # text, chirp; websocket default for scenarios without their own
+    websocket_headers: tuple[tuple[str, str], ...] = ()  # text
+    elevenlabs_agent_id: str | None = None
+    sip_endpoint: str | None = None
+    retell_agent_id: str | None = None
+    vapi_assistant_id: str | None = None  # required for vapi
+    agent_email: str | None = None
+    spec_json: str | None = None  # json mode: the test-suite spec, serialised JSON (loaded from file/inline)
+    channel: str | None = None  # json mode channel
+    provider: str = "cekura"
+
+
+GateSpec = CekuraGate  # later: CekuraGate | FreeplayGate
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: str
+    version: int
+    simulator: SimulatorSettings
+    cekura: CekuraSettings | None
+    defaults: Defaults
+    gates: tuple[GateSpec, ...]

@@ -88,7 +88,7 @@ class ResultSnapshot:
     failed_runs: int | None = None
     success_rate: float | None = None  # fraction 0-1, normalised by the provider
     runs: tuple[RunRecord, ...] = ()
-    anomalies: tuple[str, ...] = ()  # contradictions found while mapping; any anomaly makes the data inconclusive
+    anomalies: tuple[str, ...] = ()  # contradictions found while mapping: they make the data inconclusive
 
 
 class FailureKind(StrEnum):

@@ -124,8 +124,11 @@ class ScenarioRef:
 
 @dataclass(frozen=True, slots=True)
 class CekuraGate:
-    """One Cekura gate. Invariants (enforced by config): exactly one of scenarios/tags/folder is set;
-    tags/folder only in VOICE_FAMILY modes; folder requires project; JSON mode has spec_json and no selector."""
+    """One Cekura gate.
+
+    Invariants (enforced by config): exactly one of scenarios/tags/folder is set; tags/folder only in
+    VOICE_FAMILY modes; folder requires project; JSON mode has spec_json and no selector.
+    """
 
     name: str
     agent: int

@@ -1,0 +1,233 @@
+"""Command line: the only place that reads argv and the environment, prints, and picks the exit code.
+
+regate run CONFIG      start every gate, wait, evaluate, write reports, exit with the verdict
+regate validate CONFIG check a config without calling any API
+regate sim             serve the platform simulator on 127.0.0.1
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+import anyio
+
+from runner import __version__
+from runner.clock import RealClock
+from runner.config import load_config
+from runner.errors import ConfigError, RegateError, UsageError
+from runner.gate import evaluate
+from runner.model import ExitCode, Verdict
+from runner.orchestrator import RunSummary, execute
+from runner.progress import ConsoleProgress
+from runner.providers import open_providers
+from runner.reporters import ReportPaths, write_reports
+from runner.textclean import escape_workflow_command, one_line
+
+EXIT_CODES_HELP = """exit codes:
+  0    every gate passed
+  1    at least one gate failed its thresholds on complete data (a regression)
+  2    usage or config error (nothing was started)
+  3    incomplete: platform error, timeout, auth failure, unknown status, nothing ran
+  4    internal error (a bug in regate)
+  130  interrupted by SIGINT (reports still written, remote calls ended)
+  143  interrupted by SIGTERM (reports still written, remote calls ended)
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, hint=f"run '{self.prog} --help'")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="regate",
+        description="CI regression gate for AI-agent test platforms (Cekura, Freeplay).",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"regate {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser(
+        "run", help="run the gates of a config", epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    run.add_argument("config", help="path to the YAML config")
+    run.add_argument("--out", default="regate-results", help="report folder (default: regate-results)")
+    run.add_argument("--junit", help="JUnit XML path (default: OUT/junit.xml)")
+    run.add_argument("--json", help="JSON report path (default: OUT/report.json)")
+    run.add_argument("--markdown", help="Markdown summary path (default: OUT/summary.md)")
+    verbosity = run.add_mutually_exclusive_group()
+    verbosity.add_argument("--quiet", action="store_true", help="print only problems and the final line")
+    verbosity.add_argument("--debug", action="store_true", help="print requests and tracebacks (never keys)")
+
+    validate = sub.add_parser("validate", help="check a config without calling any API")
+    validate.add_argument("config", help="path to the YAML config")
+
+    sim = sub.add_parser("sim", help="serve the platform simulator (loopback only)")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8765, help="0 picks a free port (default: 8765)")
+    sim.add_argument("--world", help="world YAML (default: the packaged world)")
+    sim.add_argument("--speed", type=float, default=1.0, help="time compression factor (default: 1)")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--faults", help="fault-injection spec, e.g. 'results:429=2@0.2;results:503@#2'")
+    sim.add_argument(
+        "--api-key", action="append", default=[], dest="api_keys",
+        help="accepted API key (repeatable; default: any non-empty key; env REGATE_SIM_API_KEY)",
+    )  # fmt: skip
+    return parser
+
+
+@dataclass(frozen=True, slots=True)
+class _Output:
+    stderr: TextIO
+    debug: bool
+
+
+def _print_error(out: _Output, exc: RegateError) -> None:
+    out.stderr.write(escape_workflow_command(f"regate: error: {one_line(exc.message, 2000)}") + "\n")
+    if exc.hint:
+        out.stderr.write(escape_workflow_command(f"regate: hint: {one_line(exc.hint, 1000)}") + "\n")
+    out.stderr.flush()
+
+
+def _report_paths(args: argparse.Namespace, env: dict[str, str]) -> ReportPaths:
+    out = Path(args.out)
+    summary = env.get("GITHUB_STEP_SUMMARY")
+    return ReportPaths(
+        junit=Path(args.junit) if args.junit else out / "junit.xml",
+        json=Path(args.json) if args.json else out / "report.json",
+        markdown=Path(args.markdown) if args.markdown else out / "summary.md",
+        step_summary=Path(summary) if summary else None,
+    )
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _cmd_validate(args: argparse.Namespace, env: dict[str, str], out: _Output) -> int:
+    config = load_config(args.config, env)
+    modes = ", ".join(sorted({f"{g.provider}/{g.mode}" for g in config.gates}))
+    out.stderr.write(f"regate: {args.config} is valid: {len(config.gates)} gate(s) ({modes})\n")
+    return ExitCode.OK
+
+
+def _cmd_run(args: argparse.Namespace, env: dict[str, str], out: _Output) -> int:
+    config = load_config(args.config, env)
+    paths = _report_paths(args, env)
+    clock = RealClock()
+    progress = ConsoleProgress(
+        out.stderr, clock, heartbeat=config.defaults.poll.heartbeat, quiet=args.quiet, specs=config.gates
+    )
+    started_at = _utc_now()
+    t0 = time.monotonic()
+    verdicts: list[Verdict] = []
+    write_failed: list[str] = []
+
+    def finish(summary: RunSummary | None, runner_errors: Sequence[str] = ()) -> None:
+        executions = summary.executions if summary is not None else ()
+        by_name = {spec.name: spec for spec in config.gates}
+        verdict = evaluate(
+            [(execution, by_name[execution.gate].thresholds) for execution in executions],
+            started_at=started_at,
+            duration_s=summary.duration_s if summary is not None else time.monotonic() - t0,
+            config_path=args.config,
+            version=__version__,
+            interrupted_by=summary.interrupted_by if summary is not None else None,
+            runner_errors=runner_errors,
+        )
+        verdicts.append(verdict)
+        try:
+            written = write_reports(verdict, paths)
+        except RegateError as exc:
+            write_failed.append(exc.message)
+            _print_error(out, exc)
+            written = []
+        progress.final(verdict, [str(path) for path in written])
+
+    async def main_async() -> None:
+        try:
+            async with open_providers(config) as providers:
+                await execute(
+                    config, providers, clock=clock, events=progress, on_finished=finish,
+                    rng=random.Random(),  # noqa: S311 - jitter only
+                )  # fmt: skip
+        except RegateError as exc:
+            if verdicts:
+                raise
+            _print_error(out, exc)
+            finish(None, [exc.message])
+
+    anyio.run(main_async)
+    verdict = verdicts[0]
+    if write_failed and verdict.exit_code == ExitCode.OK:
+        return ExitCode.INCOMPLETE  # a green step without its reports would hide the evidence
+    return verdict.exit_code
+
+
+def _cmd_sim(args: argparse.Namespace, env: dict[str, str], out: _Output) -> int:
+    from runner.simulator.server import run_sim
+
+    keys = list(args.api_keys) or ([env["REGATE_SIM_API_KEY"]] if env.get("REGATE_SIM_API_KEY") else [])
+    return run_sim(
+        host=args.host, port=args.port, world_path=args.world, speed=args.speed, seed=args.seed,
+        faults=args.faults, api_keys=keys,
+    )  # fmt: skip
+
+
+def _configure_logging(debug: bool, stream: TextIO) -> None:
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("regate: %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("regate")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    root.propagate = False
+
+
+def main(argv: Sequence[str] | None = None, *, env: dict[str, str] | None = None) -> int:
+    """Run regate; return the exit code. The single error boundary of the program."""
+    environ = dict(os.environ if env is None else env)
+    out = _Output(stderr=sys.stderr, debug=False)
+    try:
+        args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        out = _Output(stderr=sys.stderr, debug=bool(getattr(args, "debug", False)))
+        _configure_logging(out.debug, out.stderr)
+        commands = {"run": _cmd_run, "validate": _cmd_validate, "sim": _cmd_sim}
+        return int(commands[args.command](args, environ, out))
+    except RegateError as exc:
+        _print_error(out, exc)
+        return ExitCode.USAGE if _is_usage(exc) else ExitCode.INCOMPLETE
+    except KeyboardInterrupt:
+        sys.stderr.write("regate: interrupted\n")
+        return ExitCode.SIGINT
+    except Exception as exc:
+        if out.debug:
+            logging.getLogger("regate").exception("internal error")
+        sys.stderr.write(
+            f"regate: internal error: {type(exc).__name__}: {one_line(str(exc), 500)}\n"
+            "regate: hint: this is a bug in regate; rerun with --debug and report it\n"
+        )
+        return ExitCode.INTERNAL
+
+
+def _is_usage(exc: RegateError) -> bool:
+    return isinstance(exc, UsageError | ConfigError)
+
+
+def main_entry() -> None:
+    sys.exit(main())
+
+
+__all__ = ["build_parser", "main", "main_entry"]

@@ -1,0 +1,320 @@
+"""Runs every gate concurrently until each reaches a terminal status, a deadline, or an interrupt.
+
+Shape (design.md §1, §7):
+- one task group; a ``CapacityLimiter`` bounds how many gates talk to the platforms at once;
+- each gate's task catches its own expected errors and turns them into that gate's ``GateFailure`` —
+  one gate's failure never cancels another (anyio would wrap it in an ExceptionGroup and cancel all);
+- deadlines are measured on the injected clock: per gate (``timeout``) and overall (``overall_timeout``);
+  a gate that times out ends its remote calls itself;
+- SIGINT/SIGTERM/SIGHUP cancel the work; then, shielded, ``on_finished`` writes the reports with what is
+  known (unfinished gates marked ``Interrupted``), and only then are remote calls ended, within a few
+  seconds, so everything fits GitHub's window (SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after that).
+  A second signal cuts the remote clean-up short.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import signal
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+import anyio
+
+from runner.clock import Clock
+from runner.errors import (
+    AuthError,
+    DeadlineExceeded,
+    ProtocolError,
+    ProviderError,
+    RequestRejected,
+    StartOutcomeUnknown,
+    TransientError,
+)
+from runner.model import FailureKind, GateExecution, GateFailure, ResultSnapshot
+from runner.polling import PollGaveUp, PollTimeout, poll_until_terminal
+from runner.providers.base import Provider, StartedResult
+from runner.retry import ProviderPause, RetryBudget, call_with_retry
+from runner.settings import Config, Defaults, GateSpec
+
+log = logging.getLogger("regate.orchestrator")
+T = TypeVar("T")
+
+CLEANUP_SECONDS = 4.0  # remote clean-up after reports; GitHub kills 10 s after its first signal
+SIGNAL_NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM", signal.SIGHUP: "SIGHUP"}
+
+
+class Events(Protocol):
+    """Progress sink (the CLI prints these). Called from the event loop; must not block."""
+
+    def gate_started(self, gate: GateSpec, target: str, started: StartedResult) -> None: ...
+
+    def snapshot(self, gate: GateSpec, snapshot: ResultSnapshot) -> None: ...
+
+    def retrying(self, gate: GateSpec, error: TransientError, delay: float) -> None: ...
+
+    def gate_done(self, gate: GateSpec, execution: GateExecution) -> None: ...
+
+    def interrupted(self, signal_name: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    executions: tuple[GateExecution, ...]
+    interrupted_by: str | None
+    duration_s: float
+
+
+@dataclass(slots=True)
+class _GateState:
+    spec: GateSpec
+    target: str
+    started: StartedResult | None = None
+    last: ResultSnapshot | None = None
+    failure: GateFailure | None = None
+    share_url: str | None = None
+    t0: float | None = None
+    t1: float | None = None
+    finished: bool = False
+    remote_ended: bool = False
+
+    def execution(self, now: float, interrupted_by: str | None) -> GateExecution:
+        failure = self.failure
+        if not self.finished and failure is None:
+            what = "before it started" if self.started is None else "while waiting for the result"
+            failure = GateFailure(
+                FailureKind.INTERRUPTED, f"interrupted by {interrupted_by or 'cancel'} {what}"
+            )
+        end = self.t1 if self.t1 is not None else now
+        return GateExecution(
+            gate=self.spec.name,
+            provider=self.spec.provider,
+            target=self.target,
+            snapshot=self.last,
+            failure=failure,
+            duration_s=max(0.0, end - self.t0) if self.t0 is not None else 0.0,
+            share_url=self.share_url,
+        )
+
+
+@dataclass(slots=True)
+class _Shared:
+    clock: Clock
+    rng: random.Random
+    events: Events
+    limiter: anyio.CapacityLimiter
+    overall_deadline: float
+    defaults: Defaults
+    pauses: dict[str, ProviderPause] = field(default_factory=dict)
+    auth_failures: dict[str, str] = field(default_factory=dict)
+
+
+def _failure(exc: BaseException) -> GateFailure:
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    if isinstance(exc, AuthError):
+        return GateFailure(FailureKind.AUTH, message)
+    if isinstance(exc, DeadlineExceeded):
+        return GateFailure(FailureKind.TIMEOUT, message)
+    if isinstance(exc, ProtocolError):
+        return GateFailure(FailureKind.PROTOCOL, message)
+    if isinstance(exc, RequestRejected):
+        return GateFailure(FailureKind.INFRA, f"the platform rejected the request: {message}")
+    if isinstance(exc, ProviderError):
+        return GateFailure(FailureKind.INFRA, message)
+    return GateFailure(FailureKind.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
+
+
+async def _end_remote(state: _GateState, provider: Provider) -> None:
+    """Best effort: stop in-flight calls of a result that will not be waited for any more."""
+    if state.started is None or state.remote_ended:
+        return
+    if state.last is not None and state.last.terminal:
+        return
+    state.remote_ended = True
+    try:
+        await provider.cancel(state.started)
+    except ProviderError as exc:
+        log.warning("could not end the calls of result %s: %s", state.started.result_id, exc.message)
+
+
+async def _start(
+    state: _GateState, provider: Provider, shared: _Shared, budget: RetryBudget, deadline: float
+) -> None:
+    spec = state.spec
+    reference = uuid.uuid4().hex[:12]
+    pause = shared.pauses.setdefault(provider.name, ProviderPause())
+
+    def on_retry(exc: TransientError, attempt: int, delay: float) -> None:
+        shared.events.retrying(spec, exc, delay)
+
+    async def retried(call: Callable[[], Awaitable[T]]) -> T:
+        return await call_with_retry(
+            call, policy=shared.defaults.retry, budget=budget, clock=shared.clock, rng=shared.rng,
+            deadline=deadline, pause=pause, on_retry=on_retry,
+        )  # fmt: skip
+
+    try:
+        state.started = await retried(lambda: provider.start(spec, reference))
+        return
+    except StartOutcomeUnknown as exc:
+        if not provider.can_find_again(spec):
+            raise StartOutcomeUnknown(
+                f"{exc.message}; runs may have been created and cannot be found again in mode "
+                f"'{spec.mode}', so regate does not start them twice",
+                hint="check the platform's dashboard for the result before re-running",
+            ) from exc
+        first_error = exc
+    # The start may or may not have been processed: look for it by its unique name, a few times, because
+    # the platform may still be creating it. Never send the POST again.
+    for attempt in range(3):
+        found = await retried(lambda: provider.find_started(spec, reference))
+        if found is not None:
+            state.started = found
+            return
+        if attempt < 2:
+            await shared.clock.sleep(min(2.0 * (attempt + 1), max(0.0, deadline - shared.clock.now())))
+    raise StartOutcomeUnknown(
+        f"{first_error.message}; no result with reference {reference} was found, "
+        "so regate does not start the runs again",
+        hint="check the platform's dashboard before re-running",
+    )
+
+
+async def _run_gate(state: _GateState, provider: Provider, shared: _Shared) -> None:
+    spec = state.spec
+    clock = shared.clock
+    async with shared.limiter:
+        state.t0 = clock.now()
+        deadline = min(state.t0 + spec.timeout, shared.overall_deadline)
+        budget = RetryBudget(shared.defaults.retry.budget)
+        pause = shared.pauses.setdefault(provider.name, ProviderPause())
+
+        def on_retry(exc: TransientError, attempt: int, delay: float) -> None:
+            shared.events.retrying(spec, exc, delay)
+
+        def on_snapshot(snapshot: ResultSnapshot) -> None:
+            state.last = snapshot
+            shared.events.snapshot(spec, snapshot)
+
+        try:
+            prior = shared.auth_failures.get(provider.name)
+            if prior is not None:
+                raise AuthError(f"not started: an earlier request to {provider.name} was refused ({prior})")
+            await _start(state, provider, shared, budget, deadline)
+            assert state.started is not None  # noqa: S101 - _start either sets it or raises
+            started = state.started
+            shared.events.gate_started(spec, state.target, started)
+            try:
+                state.share_url = await provider.share_link(started)
+            except ProviderError as exc:  # a link is a convenience; never fail a gate for it
+                log.debug("no shareable link for result %s: %s", started.result_id, exc.message)
+            await poll_until_terminal(
+                lambda: provider.poll(started),
+                poll=shared.defaults.poll, retry=shared.defaults.retry, budget=budget, clock=clock,
+                rng=shared.rng, deadline=deadline, pause=pause, on_snapshot=on_snapshot, on_retry=on_retry,
+            )  # fmt: skip
+        except PollTimeout as exc:
+            state.last = exc.last or state.last
+            which = "overall" if deadline == shared.overall_deadline else "gate"
+            status = f" (last status: {state.last.status})" if state.last is not None else ""
+            state.failure = GateFailure(
+                FailureKind.TIMEOUT,
+                f"{which} deadline of {_fmt_seconds(deadline - state.t0)} reached before the result "
+                f"finished{status}",
+            )
+        except PollGaveUp as exc:
+            state.last = exc.last or state.last
+            state.failure = _failure(exc)
+        except AuthError as exc:
+            shared.auth_failures.setdefault(provider.name, exc.message)
+            state.failure = _failure(exc)
+        except Exception as exc:
+            log.debug("gate %s failed", spec.name, exc_info=True)
+            state.failure = _failure(exc)
+        finally:
+            state.t1 = clock.now()
+        state.finished = True
+        if state.failure is not None:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
+                await _end_remote(state, provider)
+        shared.events.gate_done(spec, state.execution(clock.now(), None))
+
+
+def _fmt_seconds(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g}h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g}m"
+    return f"{seconds:g}s"
+
+
+async def execute(
+    config: Config,
+    providers: Mapping[str, Provider],
+    *,
+    clock: Clock,
+    events: Events,
+    on_finished: Callable[[RunSummary], None],
+    rng: random.Random | None = None,
+    watch_signals: bool = True,
+) -> RunSummary:
+    """Run every gate of ``config``; call ``on_finished`` (reports) before ending remote calls."""
+    start = clock.now()
+    overall = config.defaults.overall_timeout
+    shared = _Shared(
+        clock=clock,
+        rng=rng or random.Random(),  # noqa: S311 - jitter, not cryptography
+        events=events,
+        limiter=anyio.CapacityLimiter(config.defaults.concurrency),
+        overall_deadline=start + overall if overall is not None else math.inf,
+        defaults=config.defaults,
+    )
+    states = [_GateState(spec, providers[spec.provider].describe_target(spec)) for spec in config.gates]
+    interrupted: list[str] = []
+    cleanup_scope = anyio.CancelScope()
+    summary: RunSummary | None = None
+
+    async with anyio.create_task_group() as outer:
+        work_scope = anyio.CancelScope()
+        if watch_signals:
+            outer.start_soon(_watch_signals, work_scope, cleanup_scope, interrupted, events)
+        with work_scope:
+            async with anyio.create_task_group() as tg:
+                for state in states:
+                    tg.start_soon(_run_gate, state, providers[state.spec.provider], shared)
+        with anyio.CancelScope(shield=True):
+            interrupted_by = interrupted[0] if interrupted else None
+            now = clock.now()
+            summary = RunSummary(
+                executions=tuple(s.execution(now, interrupted_by) for s in states),
+                interrupted_by=interrupted_by,
+                duration_s=max(0.0, now - start),
+            )
+            on_finished(summary)
+            with cleanup_scope, anyio.move_on_after(CLEANUP_SECONDS):
+                async with anyio.create_task_group() as cleanup:
+                    for state in states:
+                        cleanup.start_soon(_end_remote, state, providers[state.spec.provider])
+        outer.cancel_scope.cancel()
+    return summary
+
+
+async def _watch_signals(
+    work_scope: anyio.CancelScope, cleanup_scope: anyio.CancelScope, interrupted: list[str], events: Events
+) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
+        async for signum in signals:
+            name = SIGNAL_NAMES.get(signal.Signals(signum), f"signal {signum}")
+            if not interrupted:
+                interrupted.append(name)
+                events.interrupted(name)
+                work_scope.cancel()
+            else:  # a second signal: stop waiting for remote clean-up
+                cleanup_scope.cancel()
+
+
+__all__ = ["Events", "RunSummary", "execute"]

@@ -1,0 +1,94 @@
+"""Polling one result toward a terminal status under a deadline.
+
+The delay before poll ``n`` is a pure function (capped exponential with "equal jitter": half fixed, half
+random, so polls never bunch up at zero delay); waiting goes through the injected ``Clock``. A poll that
+still fails after ``retry.call_with_retry`` gave up is not fatal while the gate's retry budget lasts: the
+next poll is a natural retry. The loop always ends: at a terminal status, or at the deadline with
+``PollTimeout`` carrying the last snapshot seen.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Awaitable, Callable
+
+from runner.clock import Clock
+from runner.errors import DeadlineExceeded, TransientError
+from runner.model import ResultSnapshot
+from runner.retry import ProviderPause, RetryBudget, call_with_retry
+from runner.settings import PollPolicy, RetryPolicy
+
+
+class PollTimeout(DeadlineExceeded):
+    """The deadline passed before the result reached a terminal status."""
+
+    def __init__(self, message: str, *, last: ResultSnapshot | None) -> None:
+        super().__init__(message)
+        self.last = last
+
+
+class PollGaveUp(TransientError):
+    """Polling failed transiently more often than the retry budget allows."""
+
+    def __init__(self, message: str, *, last: ResultSnapshot | None) -> None:
+        super().__init__(message)
+        self.last = last
+
+
+def poll_delay(poll_index: int, policy: PollPolicy, rng: random.Random) -> float:
+    """Delay before poll number ``poll_index`` (0 = the first poll after start)."""
+    base = min(policy.maximum, policy.initial * math.pow(policy.multiplier, min(poll_index, 60)))
+    return base / 2.0 + rng.uniform(0.0, base / 2.0)
+
+
+async def poll_until_terminal(
+    poll_once: Callable[[], Awaitable[ResultSnapshot]],
+    *,
+    poll: PollPolicy,
+    retry: RetryPolicy,
+    budget: RetryBudget,
+    clock: Clock,
+    rng: random.Random,
+    deadline: float,
+    pause: ProviderPause | None = None,
+    on_snapshot: Callable[[ResultSnapshot], None] | None = None,
+    on_retry: Callable[[TransientError, int, float], None] | None = None,
+) -> ResultSnapshot:
+    last: ResultSnapshot | None = None
+    index = 0
+    while True:
+        delay = poll_delay(index, poll, rng)
+        index += 1
+        remaining = deadline - clock.now()
+        if remaining <= 0:
+            raise PollTimeout("deadline reached while waiting for a terminal status", last=last)
+        await clock.sleep(min(delay, remaining))
+        if clock.now() >= deadline:
+            raise PollTimeout("deadline reached while waiting for a terminal status", last=last)
+        try:
+            snapshot = await call_with_retry(
+                poll_once,
+                policy=retry,
+                budget=budget,
+                clock=clock,
+                rng=rng,
+                deadline=deadline,
+                pause=pause,
+                on_retry=on_retry,
+            )
+        except DeadlineExceeded as exc:
+            raise PollTimeout(str(exc), last=last) from exc
+        except TransientError as exc:
+            if clock.now() >= deadline:
+                raise PollTimeout("deadline reached while the platform was failing", last=last) from exc
+            if not budget.take():
+                raise PollGaveUp(f"polling kept failing: {exc.message}", last=last) from exc
+            if on_retry is not None:
+                on_retry(exc, 0, 0.0)
+            continue
+        last = snapshot
+        if on_snapshot is not None:
+            on_snapshot(snapshot)
+        if snapshot.terminal:
+            return snapshot

@@ -1,0 +1,124 @@
+"""Progress lines on stderr that read well in a CI log.
+
+One line when a gate starts (result id, run count), one per status change, a heartbeat at most every
+``PollPolicy.heartbeat`` seconds while waiting, one per gate verdict with observed vs required, and a final
+line. Remote text is cleaned and escaped so a line can never become a GitHub workflow command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TextIO
+
+from runner.clock import Clock
+from runner.errors import TransientError
+from runner.gate import evaluate_gate
+from runner.model import CheckStatus, GateExecution, GateStatus, ResultSnapshot, Verdict
+from runner.providers.base import StartedResult
+from runner.settings import GateSpec
+from runner.textclean import escape_workflow_command, one_line
+
+_MARK = {GateStatus.PASSED: "PASS", GateStatus.FAILED: "FAIL", GateStatus.ERROR: "ERROR"}
+
+
+def fmt_duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def _counts(snapshot: ResultSnapshot) -> str:
+    total = snapshot.total_runs if snapshot.total_runs is not None else len(snapshot.runs)
+    finished = sum(1 for run in snapshot.runs if run.terminal)
+    if not snapshot.runs and snapshot.completed_runs is not None:
+        finished = snapshot.completed_runs
+    return f"{finished}/{total} runs finished"
+
+
+class ConsoleProgress:
+    """Implements ``orchestrator.Events`` by printing lines."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        clock: Clock,
+        *,
+        heartbeat: float,
+        quiet: bool = False,
+        specs: Sequence[GateSpec] = (),
+    ) -> None:
+        self._stream = stream
+        self._clock = clock
+        self._heartbeat = heartbeat
+        self._quiet = quiet
+        self._status: dict[str, str] = {}
+        self._last_line: dict[str, float] = {}
+        self._started_at: dict[str, float] = {}
+        self._thresholds = {spec.name: spec.thresholds for spec in specs}
+
+    def line(self, text: str, *, always: bool = False) -> None:
+        if self._quiet and not always:
+            return
+        for part in text.split("\n"):
+            self._stream.write(escape_workflow_command(part) + "\n")
+        self._stream.flush()
+
+    def _gate_line(self, gate: GateSpec, text: str) -> None:
+        self._last_line[gate.name] = self._clock.now()
+        self.line(f"[{gate.name}] {text}")
+
+    def gate_started(self, gate: GateSpec, target: str, started: StartedResult) -> None:
+        self._started_at[gate.name] = self._clock.now()
+        self._status[gate.name] = started.status
+        runs = f"{started.run_count} runs" if started.run_count is not None else "run count not announced"
+        self._gate_line(
+            gate, f"started result {started.result_id} on {target}: {runs} ({started.status or '?'})"
+        )
+
+    def snapshot(self, gate: GateSpec, snapshot: ResultSnapshot) -> None:
+        now = self._clock.now()
+        if snapshot.status != self._status.get(gate.name):
+            self._status[gate.name] = snapshot.status
+            self._gate_line(gate, f"status {one_line(snapshot.status, 40)}: {_counts(snapshot)}")
+        elif now - self._last_line.get(gate.name, now) >= self._heartbeat:
+            waited = now - self._started_at.get(gate.name, now)
+            self._gate_line(
+                gate, f"still {snapshot.status} after {fmt_duration(waited)}: {_counts(snapshot)}"
+            )
+
+    def retrying(self, gate: GateSpec, error: TransientError, delay: float) -> None:
+        when = f" in {delay:.1f}s" if delay > 0 else ""
+        self._gate_line(gate, f"retrying{when}: {one_line(error.message, 200)}")
+
+    def gate_done(self, gate: GateSpec, execution: GateExecution) -> None:
+        verdict = evaluate_gate(execution, self._thresholds.get(gate.name, gate.thresholds))
+        checks = "; ".join(
+            f"{check.check_id} {check.observed_text} (required {check.expression})"
+            for check in verdict.checks
+        )
+        head = f"{_MARK[verdict.status]} in {fmt_duration(execution.duration_s)}"
+        if execution.failure is not None:
+            head += f" — {execution.failure.kind.value}: {one_line(execution.failure.message, 300)}"
+        self.line(
+            f"[{gate.name}] {head}: {one_line(checks, 600)}", always=verdict.status is not GateStatus.PASSED
+        )
+        for check in verdict.checks:
+            if check.status in (CheckStatus.FAILED, CheckStatus.INCONCLUSIVE):
+                self.line(
+                    f"[{gate.name}]   {check.status.value}: {one_line(check.summary, 500)}", always=True
+                )
+
+    def interrupted(self, signal_name: str) -> None:
+        self.line(f"regate: {signal_name} received: writing reports, then ending remote calls", always=True)
+
+    def final(self, verdict: Verdict, written: Sequence[str]) -> None:
+        paths = ", ".join(written) if written else "none written"
+        self.line(
+            f"regate: {verdict.status.value.upper()} (exit {int(verdict.exit_code)}) in "
+            f"{fmt_duration(verdict.duration_s)}; {len(verdict.gates)} gate(s); reports: {paths}",
+            always=True,
+        )

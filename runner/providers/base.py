@@ -1,0 +1,45 @@
+"""The provider protocol: what the orchestrator needs from a platform adapter.
+
+A provider makes one HTTP call per method, maps platform JSON to ``runner.model`` and httpx failures to
+``runner.errors``. It never sleeps, loops, retries or decides pass/fail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from runner.model import ResultSnapshot
+from runner.settings import GateSpec
+
+
+@dataclass(frozen=True, slots=True)
+class StartedResult:
+    """The handle of a started result."""
+
+    result_id: str
+    status: str
+    run_count: int | None  # runs the platform announced at start, if it said
+    reference: str | None  # the unique client reference sent as the result name, if the mode has a name
+
+
+class Provider(Protocol):
+    name: str
+
+    def describe_target(self, gate: GateSpec) -> str: ...
+
+    def can_find_again(self, gate: GateSpec) -> bool:
+        """Whether a start can be found again by its reference (so an ambiguous start is recoverable)."""
+        ...
+
+    async def start(self, gate: GateSpec, reference: str) -> StartedResult: ...
+
+    async def find_started(self, gate: GateSpec, reference: str) -> StartedResult | None: ...
+
+    async def poll(self, started: StartedResult) -> ResultSnapshot: ...
+
+    async def share_link(self, started: StartedResult) -> str | None: ...
+
+    async def cancel(self, started: StartedResult) -> None: ...
+
+    async def aclose(self) -> None: ...

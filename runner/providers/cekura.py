@@ -1,0 +1,180 @@
+"""The Cekura adapter: one HTTP call per method (api-contracts Part A, Part D).
+
+- Paths always end with ``/`` (§A1.4); the key goes in ``X-CEKURA-API-KEY`` and redirects are never
+  followed, because httpx would carry that custom header to another origin (design.md §7).
+- Any 2xx is success (§C-10). 401/403 → AuthError, 408/429/5xx and transport failures → TransientError,
+  other 4xx → RequestRejected, a 2xx body we cannot read → ProtocolError.
+- The start POST places billed calls: only failures that prove the request was not processed (could not
+  connect, 408, 429) are raised as retryable; anything else is ``StartOutcomeUnknown``, and the
+  orchestrator looks the result up by its unique name instead of sending the POST again.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+
+from runner.errors import (
+    AuthError,
+    ProtocolError,
+    RateLimited,
+    RequestRejected,
+    StartOutcomeUnknown,
+    TransientError,
+)
+from runner.model import ResultSnapshot
+from runner.providers.base import StartedResult
+from runner.providers.cekura_map import map_result, normalise_status
+from runner.providers.cekura_payloads import build_start, has_reference, result_name
+from runner.retry import parse_retry_after
+from runner.settings import CekuraGate, GateSpec, Secret
+from runner.textclean import one_line
+
+log = logging.getLogger("regate.cekura")
+
+RESULTS = "/test_framework/v1/results/"
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def _describe_rejection(response: httpx.Response) -> str:
+    """A short, secret-free summary of a DRF error body: field errors or a bare list, bounded."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if isinstance(body, dict):
+        if "detail" in body:
+            return one_line(str(body["detail"]), 200)
+        parts = [f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in body.items()]
+        return one_line("; ".join(parts), 300)
+    if isinstance(body, list):
+        return one_line(" ".join(map(str, body)), 300)
+    return ""
+
+
+class CekuraProvider:
+    name = "cekura"
+
+    def __init__(self, client: httpx.AsyncClient, api_key: Secret) -> None:
+        self._client = client
+        self._headers = {
+            "X-CEKURA-API-KEY": api_key.reveal(),
+            "Accept": "application/json",
+            "X-Client-Source": "regate",
+        }
+
+    def describe_target(self, gate: GateSpec) -> str:
+        return f"agent {gate.agent}"
+
+    def can_find_again(self, gate: GateSpec) -> bool:
+        return has_reference(gate.mode)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: object = None,
+        params: dict[str, str] | None = None,
+        starts_runs: bool = False,
+    ) -> Any:
+        what = f"{method} {path}"
+        try:
+            response = await self._client.request(
+                method,
+                path,
+                json=body,
+                params=params,
+                headers=self._headers,
+                follow_redirects=False,
+            )
+        except _NOT_SENT as exc:
+            raise TransientError(f"{what}: could not connect ({type(exc).__name__})") from exc
+        except httpx.TimeoutException as exc:
+            if starts_runs:
+                raise StartOutcomeUnknown(f"{what}: timed out waiting for the answer") from exc
+            raise TransientError(f"{what}: timed out ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            if starts_runs:
+                raise StartOutcomeUnknown(f"{what}: connection lost ({type(exc).__name__})") from exc
+            raise TransientError(f"{what}: connection failed ({type(exc).__name__})") from exc
+        status = response.status_code
+        log.debug("%s -> %d", what, status)
+        if 200 <= status < 300:
+            if not response.content.strip():
+                return {}
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise ProtocolError(f"{what}: answered {status} with a body that is not JSON") from exc
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if status in (401, 403):
+            raise AuthError(
+                f"{what}: {status} {_describe_rejection(response) or 'not authorised'}",
+                hint="check providers.cekura.api_key (usually ${CEKURA_API_KEY}) and the key's permissions",
+            )
+        if status == 429:
+            raise RateLimited(f"{what}: 429 rate limited", retry_after=retry_after)
+        if status == 408:
+            raise TransientError(f"{what}: 408 request timeout", retry_after=retry_after)
+        if status >= 500:
+            if starts_runs:
+                raise StartOutcomeUnknown(f"{what}: {status} server error")
+            raise TransientError(f"{what}: {status} server error", retry_after=retry_after)
+        if 300 <= status < 400:
+            raise RequestRejected(
+                f"{what}: unexpected redirect ({status}); regate does not follow redirects with the API key",
+                hint="check providers.cekura.base_url (scheme, host and path)",
+            )
+        detail = _describe_rejection(response)
+        raise RequestRejected(f"{what}: {status} {detail}".rstrip())
+
+    @staticmethod
+    def _started(data: object, reference: str | None) -> StartedResult:
+        if not isinstance(data, dict):
+            raise ProtocolError("the start response is not a JSON object")
+        raw_id = data.get("id", data.get("result_id"))  # §C-5
+        if isinstance(raw_id, bool) or not isinstance(raw_id, int | str) or not str(raw_id).isdigit():
+            raise ProtocolError("the start response has no result id ('id' or 'result_id')")
+        runs = data.get("runs")
+        count = len(runs) if isinstance(runs, list | dict) else None
+        return StartedResult(str(raw_id), normalise_status(data.get("status")), count, reference)
+
+    async def start(self, gate: GateSpec, reference: str) -> StartedResult:
+        path, body = build_start(gate, reference)
+        data = await self._call("POST", path, body=body, starts_runs=True)
+        return self._started(data, reference if has_reference(gate.mode) else None)
+
+    async def find_started(self, gate: CekuraGate, reference: str) -> StartedResult | None:
+        """Find a result by its unique name (a start whose answer was lost)."""
+        name = result_name(gate, reference)
+        data = await self._call("GET", RESULTS, params={"search": reference, "agent_id": str(gate.agent)})
+        items = data.get("results") if isinstance(data, dict) else data  # §C-21: paginated or a bare list
+        if not isinstance(items, list):
+            raise ProtocolError("the results list is neither a page nor a list")
+        found = [item for item in items if isinstance(item, dict) and item.get("name") == name]
+        if not found:
+            return None
+        return self._started(found[0], reference)
+
+    async def poll(self, started: StartedResult) -> ResultSnapshot:
+        data = await self._call("GET", f"{RESULTS}{started.result_id}/")
+        snapshot = map_result(data)
+        if snapshot.result_id != started.result_id:
+            raise ProtocolError(f"asked for result {started.result_id}, got result {snapshot.result_id}")
+        return snapshot
+
+    async def share_link(self, started: StartedResult) -> str | None:
+        data = await self._call(
+            "POST", f"{RESULTS}{started.result_id}/create_shareable_link_token/", body={"expire_at": None}
+        )
+        link = data.get("shareable_link") if isinstance(data, dict) else None
+        return link if isinstance(link, str) and link.startswith(("https://", "http://")) else None
+
+    async def cancel(self, started: StartedResult) -> None:
+        await self._call("POST", f"{RESULTS}{started.result_id}/end_calls/")
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

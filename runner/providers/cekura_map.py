@@ -1,0 +1,272 @@
+"""Cekura result JSON → ``ResultSnapshot`` (api-contracts §A4-§A7, §C-1, §C-2, §C-7, §C-11, §C-12, §C-22).
+
+Pure and defensive: the OpenAPI types many computed fields as "string", so every counter is coerced, and
+anything that cannot be understood becomes an *anomaly* — which the gate treats as inconclusive — rather
+than an exception or, worse, a silently rosy default.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from runner.errors import ProtocolError
+from runner.model import MetricKind, MetricValue, ResultSnapshot, RunRecord
+from runner.textclean import excerpt, one_line
+
+KNOWN_STATUSES = frozenset(
+    {"pending", "in_queue", "scaling_up", "in_progress", "running", "evaluating",
+     "completed", "failed", "timeout", "cancelled"}
+)  # fmt: skip
+TERMINAL = frozenset({"completed", "failed", "timeout", "cancelled"})
+INFRA_STATUSES = frozenset({"failed", "timeout", "cancelled"})
+_MAX_REASON = 300
+
+
+def normalise_status(value: object) -> str:
+    return str(value).strip().lower() if value is not None else ""
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
+def _float(value: object) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _id_set(value: object) -> frozenset[str]:
+    if not isinstance(value, list):
+        return frozenset()
+    return frozenset(str(item) for item in value if isinstance(item, int | str))
+
+
+def normalise_success_rate(
+    raw: object, success: int | None, total: int | None
+) -> tuple[float | None, str | None]:
+    """The success rate as a fraction, and an anomaly text if the platform's numbers contradict each other.
+
+    The retrieve endpoint sends percent (§A6). When counts exist they are preferred (§C-1); a value <= 1
+    that matches the counts read as a fraction is accepted as a fraction.
+    """
+    rate = _float(raw)
+    from_counts = success / total if success is not None and total else None
+    if rate is None:
+        return from_counts, None
+    if not 0.0 <= rate <= 100.0:
+        return from_counts, f"success_rate {rate!r} is outside 0-100"
+    if from_counts is None:
+        return rate / 100.0, None
+    if abs(rate / 100.0 - from_counts) <= 0.005:
+        return from_counts, None
+    if rate <= 1.0 and abs(rate - from_counts) <= 0.005:
+        return from_counts, None
+    return from_counts, (
+        f"success_rate {rate:g}% contradicts success_runs_count/total_runs_count = {success}/{total}"
+    )
+
+
+def _binary_passed(item: Mapping[str, Any]) -> bool | None:
+    passed = item.get("passed")
+    if isinstance(passed, bool):
+        return passed
+    normalized = _float(item.get("score_normalized"))
+    if normalized is not None:
+        return normalized != 0
+    score = _float(item.get("score"))
+    return None if score is None else score >= 5
+
+
+def map_metric(item: object) -> MetricValue | None:
+    if not isinstance(item, Mapping):
+        return None
+    kind_text = normalise_status(item.get("eval_type") or item.get("type"))
+    metric_id = _int(item.get("id"))
+    name = str(item.get("name") or (f"metric {metric_id}" if metric_id is not None else "unnamed metric"))
+    explanation = item.get("explanation")
+    if isinstance(explanation, list):
+        explanation = " ".join(str(part) for part in explanation)
+    text = one_line(str(explanation or ""), _MAX_REASON)
+    score = _float(item.get("score"))
+    if score is None:
+        score = _float(item.get("value"))
+    mid = str(metric_id) if metric_id is not None else None
+    if kind_text.startswith("binary"):
+        passed = _binary_passed(item)
+        return MetricValue(
+            mid, name, MetricKind.BINARY, None if passed is None else float(passed), passed, None, text
+        )
+    if kind_text == "continuous_qualitative":
+        return MetricValue(mid, name, MetricKind.CONTINUOUS, score, None, None, text)
+    if kind_text == "numeric":
+        return MetricValue(mid, name, MetricKind.NUMERIC, score, None, None, text)
+    if kind_text == "enum":
+        label = item.get("enum")
+        if label is None and isinstance(item.get("value"), str):
+            label = item.get("value")
+        return MetricValue(
+            mid, name, MetricKind.ENUM, score, None, None if label is None else str(label), text
+        )
+    return MetricValue(mid, name, MetricKind.UNKNOWN, score, None, None, text)
+
+
+def _duration(value: object) -> float | None:
+    if not isinstance(value, str) or ":" not in value:
+        return _float(value)
+    parts = value.strip().split(":")
+    try:
+        numbers = [float(part) for part in parts]
+    except ValueError:
+        return None
+    total = 0.0
+    for number in numbers:
+        total = total * 60 + number
+    return total
+
+
+def _reasons(
+    run: Mapping[str, Any], metrics: tuple[MetricValue, ...], eo_score: float | None
+) -> tuple[str, ...]:
+    reasons: list[str] = []
+    error = run.get("error_message")
+    if error:
+        reasons.append("error: " + one_line(str(error), _MAX_REASON))
+    if eo_score is not None and eo_score < 100:
+        outcome = run.get("expected_outcome")
+        misses: list[str] = []
+        if isinstance(outcome, Mapping) and isinstance(outcome.get("explanation"), list):
+            misses = [str(line) for line in outcome["explanation"] if not str(line).lstrip().startswith("✅")]
+        detail = f": {one_line(' '.join(misses), _MAX_REASON)}" if misses else ""
+        reasons.append(f"expected outcome not met (score {eo_score:g}/100){detail}")
+    for metric in metrics:
+        if metric.kind is MetricKind.BINARY and metric.passed is False:
+            why = f": {metric.explanation}" if metric.explanation else ""
+            reasons.append(f"metric '{metric.name}' failed{why}")
+    return tuple(reasons)
+
+
+def map_run(
+    run: Mapping[str, Any], key: str, infra_ids: frozenset[str], unconnected: frozenset[str]
+) -> RunRecord:
+    run_id = str(run.get("id") if run.get("id") is not None else key)
+    scenario = run.get("scenario")
+    scenario_id: object = scenario.get("id") if isinstance(scenario, Mapping) else scenario
+    scenario_name = run.get("scenario_name") or (
+        scenario.get("name") if isinstance(scenario, Mapping) else None
+    )
+    personality = run.get("personality_name") or (
+        scenario.get("personality_name") if isinstance(scenario, Mapping) else None
+    )
+    status = normalise_status(run.get("status"))
+    success = run.get("success") if isinstance(run.get("success"), bool) else None
+    evaluation = run.get("evaluation")
+    raw_metrics = evaluation.get("metrics") if isinstance(evaluation, Mapping) else None
+    metrics = tuple(
+        m for m in (map_metric(item) for item in (raw_metrics if isinstance(raw_metrics, list) else [])) if m
+    )
+    outcome = run.get("expected_outcome")
+    eo_score = _float(outcome.get("score")) if isinstance(outcome, Mapping) else None
+    infra = (
+        status in INFRA_STATUSES
+        or run_id in infra_ids
+        or (bool(run.get("error_message")) and run_id in unconnected and success is not True)
+    )
+    transcript = run.get("transcript")
+    return RunRecord(
+        run_id=run_id,
+        scenario=str(
+            scenario_name or (f"scenario {scenario_id}" if scenario_id is not None else "unknown scenario")
+        ),
+        scenario_id=None if scenario_id is None else str(scenario_id),
+        personality=None if not personality else str(personality),
+        status=status,
+        terminal=status in TERMINAL,
+        success=success,
+        infra_error=infra,
+        reasons=_reasons(run, metrics, eo_score),
+        metrics=metrics,
+        expected_outcome_score=eo_score,
+        duration_s=_duration(run.get("duration")),
+        transcript=excerpt(transcript, 1200, 800) if isinstance(transcript, str) and transcript else None,
+        url=None,
+    )
+
+
+def map_result(data: object, *, url: str | None = None) -> ResultSnapshot:
+    """Map ``GET results/{id}/`` (or a start/list item) to a snapshot; ProtocolError if it is no result."""
+    if not isinstance(data, Mapping):
+        raise ProtocolError("the result is not a JSON object")
+    result_id = _int(data.get("id"))
+    if result_id is None:
+        result_id = _int(data.get("result_id"))
+    if result_id is None:
+        raise ProtocolError("the result has no integer 'id'")
+    anomalies: list[str] = []
+    status = normalise_status(data.get("status"))
+    if not status:
+        anomalies.append("the result has no status")
+    elif status not in KNOWN_STATUSES:
+        anomalies.append(f"unknown result status {status!r}")
+    counters = {
+        key: _int(data.get(key))
+        for key in ("total_runs_count", "completed_runs_count", "success_runs_count", "failed_runs_count")
+    }
+    for key, value in counters.items():
+        if key in data and data.get(key) is not None and value is None:
+            anomalies.append(f"{key} {data.get(key)!r} is not an integer")
+    total, success = counters["total_runs_count"], counters["success_runs_count"]
+    rate, rate_problem = normalise_success_rate(data.get("success_rate"), success, total)
+    if rate_problem:
+        anomalies.append(rate_problem)
+    raw_runs = data.get("runs")
+    items: list[tuple[str, Any]]
+    if isinstance(raw_runs, Mapping):
+        items = [(str(k), v) for k, v in raw_runs.items()]  # §C-11: use each value's id, not the key
+    elif isinstance(raw_runs, list):
+        items = [(str(i), v) for i, v in enumerate(raw_runs)]
+    elif raw_runs is None and status in TERMINAL:
+        items = []
+        anomalies.append("the result has no 'runs'")
+    else:
+        items = []
+    infra_ids = _id_set(data.get("failed_infrastructure_runs"))
+    unconnected = _id_set(data.get("not_connected_runs"))
+    runs = tuple(map_run(v, k, infra_ids, unconnected) for k, v in items if isinstance(v, Mapping))
+    if len(runs) != len(items):
+        anomalies.append(f"{len(items) - len(runs)} run entries are not objects")
+    terminal = status in TERMINAL
+    return ResultSnapshot(
+        result_id=str(result_id),
+        status=status,
+        terminal=terminal,
+        succeeded=status == "completed",
+        name=str(data["name"]) if data.get("name") is not None else None,
+        url=url,
+        total_runs=total,
+        completed_runs=counters["completed_runs_count"],
+        success_runs=success,
+        failed_runs=counters["failed_runs_count"],
+        success_rate=rate,
+        runs=runs,
+        anomalies=tuple(anomalies),
+    )

@@ -1,0 +1,130 @@
+"""Mapping Cekura result JSON to the neutral model, defensively (api-contracts §A4-§A7, Part C)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from runner.errors import ProtocolError
+from runner.model import MetricKind
+from runner.providers.cekura_map import map_metric, map_result, normalise_success_rate
+
+
+@pytest.mark.parametrize(
+    ("raw", "success", "total", "rate", "anomaly"),
+    [
+        pytest.param(90.0, 9, 10, 0.9, False, id="percent-matches-counts"),
+        pytest.param(0.9, 9, 10, 0.9, False, id="fraction-matching-counts-is-accepted"),
+        pytest.param(1.0, 10, 10, 1.0, False, id="one-with-all-passed-is-a-fraction"),
+        pytest.param(1.0, 1, 100, 0.01, False, id="one-percent"),
+        pytest.param(50.0, 9, 10, 0.9, True, id="contradiction-prefers-counts-and-flags"),
+        pytest.param(150.0, 9, 10, 0.9, True, id="out-of-range"),
+        pytest.param(80.0, None, None, 0.8, False, id="percent-without-counts"),
+        pytest.param(None, 3, 4, 0.75, False, id="missing-rate-uses-counts"),
+        pytest.param("66.7", 2, 3, 2 / 3, False, id="string-rate-is-coerced"),
+        pytest.param(None, None, None, None, False, id="nothing-known"),
+    ],
+)
+def test_success_rate_is_normalised_to_a_fraction(
+    raw: object, success: int | None, total: int | None, rate: float | None, anomaly: bool
+) -> None:
+    """§C-1: percent on the wire, fraction inside; counts win; contradictions are flagged, never smoothed."""
+    value, problem = normalise_success_rate(raw, success, total)
+    assert value == pytest.approx(rate) if rate is not None else value is None
+    assert (problem is not None) is anomaly
+
+
+@pytest.mark.parametrize(
+    ("item", "kind", "score", "passed", "label"),
+    [
+        pytest.param({"id": 1, "name": "A", "type": "binary_workflow_adherence", "score": 5},
+                     MetricKind.BINARY, 1.0, True, None, id="legacy-binary-pass"),  # fmt: skip
+        pytest.param({"id": 1, "name": "A", "type": "binary_qualitative", "score": 0},
+                     MetricKind.BINARY, 0.0, False, None, id="legacy-binary-fail"),  # fmt: skip
+        pytest.param({"id": 2, "name": "B", "eval_type": "binary", "passed": False, "type": "binary_qualitative",
+                      "score": 5}, MetricKind.BINARY, 0.0, False, None, id="new-style-passed-wins"),  # fmt: skip
+        pytest.param({"id": 2, "name": "B", "type": "binary", "score_normalized": 0},
+                     MetricKind.BINARY, 0.0, False, None, id="score-normalized-zero-fails"),  # fmt: skip
+        pytest.param({"id": 2, "name": "B", "type": "binary"}, MetricKind.BINARY, None, None, None,
+                     id="binary-without-value-is-missing"),  # fmt: skip
+        pytest.param({"id": 3, "name": "C", "type": "continuous_qualitative", "score": 3.5},
+                     MetricKind.CONTINUOUS, 3.5, None, None, id="continuous"),  # fmt: skip
+        pytest.param({"id": 4, "name": "Latency", "type": "numeric", "score": "812"},
+                     MetricKind.NUMERIC, 812.0, None, None, id="numeric-string-coerced"),  # fmt: skip
+        pytest.param({"id": 5, "name": "S", "type": "enum", "enum": "positive"},
+                     MetricKind.ENUM, None, None, "positive", id="enum-label"),  # fmt: skip
+        pytest.param({"id": 6, "name": "X", "type": "sparkles", "score": 1},
+                     MetricKind.UNKNOWN, 1.0, None, None, id="unknown-type"),  # fmt: skip
+    ],
+)
+def test_metric_types_are_normalised(
+    item: dict[str, Any], kind: MetricKind, score: float | None, passed: bool | None, label: str | None
+) -> None:
+    """§C-12: both binary styles, continuous 0-5, numeric raw, enum label; unknown types stay unknown."""
+    metric = map_metric(item)
+    assert metric is not None
+    assert (metric.kind, metric.score, metric.passed, metric.label) == (kind, score, passed, label)
+
+
+def _result(**overrides: Any) -> dict[str, Any]:
+    run_ok = {"id": 11, "status": "completed", "success": True, "scenario": 1, "scenario_name": "Refund",
+              "personality_name": "Calm", "duration": "01:05", "evaluation": {"metrics": []}}  # fmt: skip
+    run_bad = {"id": 12, "status": "COMPLETED", "success": False, "scenario": 2, "scenario_name": "Billing",
+               "expected_outcome": {"score": 40, "explanation": ["✅ greeted", "❌ no refund offered"]},
+               "evaluation": {"metrics": [{"id": 7, "name": "Policy", "type": "binary_qualitative", "score": 0,
+                                           "explanation": "skipped the ID check"}]}}  # fmt: skip
+    run_infra = {"id": 13, "status": "failed", "success": False, "scenario": 3, "error_message": "no answer"}
+    data: dict[str, Any] = {
+        "id": 167, "status": "completed", "name": "regate smoke abc", "success_rate": 33.33,
+        "total_runs_count": 3, "success_runs_count": 1, "completed_runs_count": 3, "failed_runs_count": 2,
+        "runs": {"1": run_ok, "2": run_bad, "x": run_infra}, "failed_infrastructure_runs": [13],
+    }  # fmt: skip
+    data.update(overrides)
+    return data
+
+
+def test_a_result_detail_maps_runs_from_map_values_with_reasons() -> None:
+    """§C-11: runs come from map values and their own ids; statuses are lowercased; reasons are collected."""
+    snapshot = map_result(_result())
+    assert (snapshot.result_id, snapshot.status, snapshot.terminal, snapshot.succeeded) == (
+        "167", "completed", True, True,
+    )  # fmt: skip
+    assert snapshot.success_rate == pytest.approx(1 / 3)
+    assert snapshot.anomalies == ()
+    runs = {run.run_id: run for run in snapshot.runs}
+    assert set(runs) == {"11", "12", "13"}
+    assert runs["11"].duration_s == 65.0 and runs["11"].personality == "Calm"
+    assert runs["12"].status == "completed" and runs["12"].success is False and not runs["12"].infra_error
+    assert runs["12"].reasons == (
+        "expected outcome not met (score 40/100): ❌ no refund offered",
+        "metric 'Policy' failed: skipped the ID check",
+    )
+    assert runs["13"].infra_error and runs["13"].reasons == ("error: no answer",)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        pytest.param({"status": "Exploded"}, "unknown result status 'exploded'", id="unknown-status"),
+        pytest.param({"status": None}, "the result has no status", id="no-status"),
+        pytest.param({"total_runs_count": "many"}, "total_runs_count 'many' is not an integer", id="bad-count"),
+        pytest.param({"runs": None}, "the result has no 'runs'", id="terminal-without-runs"),
+        pytest.param({"success_rate": 90}, "contradicts", id="rate-vs-counts"),
+    ],
+)
+def test_contradictions_become_anomalies_not_guesses(overrides: dict[str, Any], expected: str) -> None:
+    """Data that cannot be trusted is flagged so the gate fails closed (inconclusive), never passes."""
+    snapshot = map_result(_result(**overrides))
+    assert any(expected in anomaly for anomaly in snapshot.anomalies)
+
+
+@pytest.mark.parametrize("data", [[], "x", {"status": "completed"}, {"id": "abc"}], ids=str)
+def test_a_body_that_is_no_result_is_a_protocol_error(data: object) -> None:
+    with pytest.raises(ProtocolError):
+        map_result(data)
+
+
+def test_the_list_and_start_shapes_with_runs_as_an_array_are_accepted() -> None:
+    snapshot = map_result({"id": 5, "status": "PENDING", "runs": [{"id": 1, "status": "pending"}]})
+    assert snapshot.status == "pending" and not snapshot.terminal and len(snapshot.runs) == 1

@@ -1,0 +1,96 @@
+"""Polling toward a terminal status: capped backoff with jitter, deadlines, tolerated transient failures."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from runner.clock import FakeClock
+from runner.errors import TransientError
+from runner.model import ResultSnapshot
+from runner.polling import PollGaveUp, PollTimeout, poll_delay, poll_until_terminal
+from runner.retry import RetryBudget
+from runner.settings import PollPolicy, RetryPolicy
+
+
+def snap(status: str) -> ResultSnapshot:
+    terminal = status in {"completed", "failed", "timeout", "cancelled"}
+    return ResultSnapshot("1", status, terminal, status == "completed")
+
+
+def test_poll_delay_grows_geometrically_to_the_cap_with_jitter() -> None:
+    """Delay n lies in [b/2, b] for b = min(maximum, initial * multiplier**n)."""
+    policy = PollPolicy(initial=2.0, maximum=30.0, multiplier=2.0)
+    rng = random.Random(3)
+    for index, base in [(0, 2.0), (1, 4.0), (3, 16.0), (4, 30.0), (1000, 30.0)]:
+        delays = [poll_delay(index, policy, rng) for _ in range(100)]
+        assert all(base / 2 <= d <= base for d in delays)
+
+
+class Script:
+    def __init__(self, items: list[ResultSnapshot | Exception]) -> None:
+        self.items = items
+        self.calls = 0
+
+    async def __call__(self) -> ResultSnapshot:
+        self.calls += 1
+        item = self.items.pop(0) if len(self.items) > 1 else self.items[0]
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+
+async def _poll(script: Script, *, clock: FakeClock, deadline: float, budget: int = 5) -> ResultSnapshot:
+    seen: list[str] = []
+    result = await poll_until_terminal(
+        script, poll=PollPolicy(initial=1.0, maximum=4.0), retry=RetryPolicy(attempts=2, base=0.5, maximum=1.0),
+        budget=RetryBudget(budget), clock=clock, rng=random.Random(0), deadline=deadline,
+        on_snapshot=lambda s: seen.append(s.status),
+    )  # fmt: skip
+    return result
+
+
+@pytest.mark.anyio
+async def test_polls_until_a_terminal_status() -> None:
+    clock = FakeClock(start=0.0)
+    script = Script([snap("pending"), snap("running"), snap("evaluating"), snap("completed")])
+    result = await _poll(script, clock=clock, deadline=100.0)
+    assert result.status == "completed"
+    assert script.calls == 4
+    assert max(clock.sleeps) <= 4.0
+
+
+@pytest.mark.anyio
+async def test_a_result_that_never_finishes_ends_at_the_deadline_with_the_last_snapshot() -> None:
+    """Never hanging: a result stuck in `running` raises PollTimeout at the deadline, carrying what was seen."""
+    clock = FakeClock(start=0.0)
+    with pytest.raises(PollTimeout) as info:
+        await _poll(Script([snap("running")]), clock=clock, deadline=60.0)
+    assert info.value.last is not None and info.value.last.status == "running"
+    assert clock.now() <= 60.0 + 1e-9
+
+
+@pytest.mark.anyio
+async def test_an_unknown_status_is_not_terminal() -> None:
+    """A status regate does not know is waited on (it may be new and transient), bounded by the deadline."""
+    clock = FakeClock(start=0.0)
+    with pytest.raises(PollTimeout) as info:
+        await _poll(Script([snap("exploded")]), clock=clock, deadline=20.0)
+    assert info.value.last is not None and info.value.last.status == "exploded"
+
+
+@pytest.mark.anyio
+async def test_transient_poll_failures_are_tolerated_within_the_budget() -> None:
+    clock = FakeClock(start=0.0)
+    failures: list[ResultSnapshot | Exception] = [TransientError("503")] * 4
+    script = Script([snap("running"), *failures, snap("completed")])
+    assert (await _poll(script, clock=clock, deadline=1000.0, budget=10)).status == "completed"
+
+
+@pytest.mark.anyio
+async def test_polling_gives_up_when_the_budget_is_spent() -> None:
+    clock = FakeClock(start=0.0)
+    with pytest.raises(PollGaveUp) as info:
+        await _poll(Script([snap("running"), TransientError("503")]), clock=clock, deadline=1e6, budget=3)
+    assert info.value.last is not None and info.value.last.status == "running"

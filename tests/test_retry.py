@@ -1,0 +1,132 @@
+"""Retrying one request: full-jitter backoff, Retry-After, attempts, budget, deadline, provider pause."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+from runner.clock import FakeClock
+from runner.errors import AuthError, RateLimited, TransientError
+from runner.retry import ProviderPause, RetryBudget, backoff_delay, call_with_retry, parse_retry_after
+from runner.settings import RetryPolicy
+
+NOW = datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        pytest.param("3", 3.0, id="delta-seconds"),
+        pytest.param(" 1.5 ", 1.5, id="fractional-seconds-with-spaces"),
+        pytest.param("Thu, 26 Nov 2026 10:00:30 GMT", 30.0, id="http-date"),
+        pytest.param("Thu, 26 Nov 2026 09:59:00 GMT", 0.0, id="http-date-in-the-past-is-zero"),
+        pytest.param("-4", 0.0, id="negative-is-zero"),
+        pytest.param("soon", None, id="garbage-is-ignored"),
+        pytest.param("", None, id="empty-is-ignored"),
+        pytest.param(None, None, id="absent"),
+        pytest.param("nan", None, id="nan-is-ignored"),
+    ],
+)
+def test_retry_after_accepts_both_forms(header: str | None, expected: float | None) -> None:
+    """Retry-After is read as delta-seconds or as an HTTP date; anything else is ignored, never negative."""
+    assert parse_retry_after(header, now=NOW) == expected
+
+
+def test_backoff_is_full_jitter_below_a_capped_exponential() -> None:
+    """Delay n is uniform in [0, min(maximum, base * 2**n)]."""
+    policy = RetryPolicy(base=1.0, maximum=8.0)
+    rng = random.Random(1)
+    for index, ceiling in [(0, 1.0), (1, 2.0), (2, 4.0), (3, 8.0), (10, 8.0), (500, 8.0)]:
+        delays = [backoff_delay(index, policy, rng) for _ in range(200)]
+        assert all(0.0 <= d <= ceiling for d in delays)
+        assert max(delays) > ceiling * 0.8  # really spread, not a constant
+
+
+class Flaky:
+    def __init__(self, failures: list[Exception], value: str = "ok") -> None:
+        self.failures = failures
+        self.calls = 0
+        self.value = value
+
+    async def __call__(self) -> str:
+        self.calls += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        return self.value
+
+
+async def _run(call: Flaky, *, policy: RetryPolicy | None = None, budget: int = 10, deadline: float = 1e9,
+               clock: FakeClock | None = None, pause: ProviderPause | None = None) -> str:  # fmt: skip
+    return await call_with_retry(
+        call, policy=policy or RetryPolicy(attempts=3, base=1.0, maximum=4.0), budget=RetryBudget(budget),
+        clock=clock or FakeClock(), rng=random.Random(0), deadline=deadline, pause=pause,
+    )  # fmt: skip
+
+
+@pytest.mark.anyio
+async def test_transient_failures_are_retried_until_success() -> None:
+    """Two 503s then a success: three calls, the value comes back."""
+    call = Flaky([TransientError("503"), TransientError("503")])
+    assert await _run(call) == "ok"
+    assert call.calls == 3
+
+
+@pytest.mark.anyio
+async def test_attempts_are_capped() -> None:
+    """After `attempts` tries the last transient error propagates."""
+    call = Flaky([TransientError("1"), TransientError("2"), TransientError("3"), TransientError("4")])
+    with pytest.raises(TransientError, match="3"):
+        await _run(call)
+    assert call.calls == 3
+
+
+@pytest.mark.anyio
+async def test_the_gate_budget_is_shared_and_finite() -> None:
+    """With a budget of one retry, the second transient failure propagates."""
+    call = Flaky([TransientError("1"), TransientError("2")])
+    with pytest.raises(TransientError, match="2"):
+        await _run(call, budget=1)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("error", [AuthError("401"), ValueError("bug")], ids=["auth", "bug"])
+async def test_non_transient_errors_are_never_retried(error: Exception) -> None:
+    call = Flaky([error])
+    with pytest.raises(type(error)):
+        await _run(call)
+    assert call.calls == 1
+
+
+@pytest.mark.anyio
+async def test_retry_after_is_honoured_and_clamped() -> None:
+    """A 429 with Retry-After: 7 waits at least 7 s; one with 10000 waits at most max_retry_after."""
+    clock = FakeClock()
+    call = Flaky([RateLimited("429", retry_after=7.0), RateLimited("429", retry_after=10_000.0)])
+    await _run(call, clock=clock, policy=RetryPolicy(attempts=5, base=0.1, maximum=0.2, max_retry_after=60.0))
+    assert clock.sleeps[0] >= 7.0
+    assert clock.sleeps[1] == 60.0
+
+
+@pytest.mark.anyio
+async def test_no_retry_past_the_deadline() -> None:
+    """A retry whose delay would end after the deadline is not attempted."""
+    clock = FakeClock(start=0.0)
+    call = Flaky([RateLimited("429", retry_after=30.0)])
+    with pytest.raises(RateLimited):
+        await _run(call, clock=clock, deadline=10.0)
+    assert clock.sleeps == []
+
+
+@pytest.mark.anyio
+async def test_a_429_pauses_every_caller_of_the_provider() -> None:
+    """After one caller sees 429 with Retry-After 5, another caller of the same provider waits too."""
+    clock = FakeClock(start=0.0)
+    pause = ProviderPause()
+    await _run(Flaky([RateLimited("429", retry_after=5.0)]), clock=clock, pause=pause)
+    assert pause.until >= 5.0
+    clock._now = 1.0
+    other = Flaky([])
+    await _run(other, clock=clock, pause=pause)
+    assert clock.now() >= pause.until

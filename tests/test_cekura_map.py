@@ -38,24 +38,85 @@ def test_success_rate_is_normalised_to_a_fraction(
 @pytest.mark.parametrize(
     ("item", "kind", "score", "passed", "label"),
     [
-        pytest.param({"id": 1, "name": "A", "type": "binary_workflow_adherence", "score": 5},
-                     MetricKind.BINARY, 1.0, True, None, id="legacy-binary-pass"),  # fmt: skip
-        pytest.param({"id": 1, "name": "A", "type": "binary_qualitative", "score": 0},
-                     MetricKind.BINARY, 0.0, False, None, id="legacy-binary-fail"),  # fmt: skip
-        pytest.param({"id": 2, "name": "B", "eval_type": "binary", "passed": False, "type": "binary_qualitative",
-                      "score": 5}, MetricKind.BINARY, 0.0, False, None, id="new-style-passed-wins"),  # fmt: skip
-        pytest.param({"id": 2, "name": "B", "type": "binary", "score_normalized": 0},
-                     MetricKind.BINARY, 0.0, False, None, id="score-normalized-zero-fails"),  # fmt: skip
-        pytest.param({"id": 2, "name": "B", "type": "binary"}, MetricKind.BINARY, None, None, None,
-                     id="binary-without-value-is-missing"),  # fmt: skip
-        pytest.param({"id": 3, "name": "C", "type": "continuous_qualitative", "score": 3.5},
-                     MetricKind.CONTINUOUS, 3.5, None, None, id="continuous"),  # fmt: skip
-        pytest.param({"id": 4, "name": "Latency", "type": "numeric", "score": "812"},
-                     MetricKind.NUMERIC, 812.0, None, None, id="numeric-string-coerced"),  # fmt: skip
-        pytest.param({"id": 5, "name": "S", "type": "enum", "enum": "positive"},
-                     MetricKind.ENUM, None, None, "positive", id="enum-label"),  # fmt: skip
-        pytest.param({"id": 6, "name": "X", "type": "sparkles", "score": 1},
-                     MetricKind.UNKNOWN, 1.0, None, None, id="unknown-type"),  # fmt: skip
+        pytest.param(
+            {"id": 1, "name": "A", "type": "binary_workflow_adherence", "score": 5},
+            MetricKind.BINARY,
+            1.0,
+            True,
+            None,
+            id="legacy-binary-pass",
+        ),
+        pytest.param(
+            {"id": 1, "name": "A", "type": "binary_qualitative", "score": 0},
+            MetricKind.BINARY,
+            0.0,
+            False,
+            None,
+            id="legacy-binary-fail",
+        ),
+        pytest.param(
+            {
+                "id": 2,
+                "name": "B",
+                "eval_type": "binary",
+                "passed": False,
+                "type": "binary_qualitative",
+                "score": 5,
+            },
+            MetricKind.BINARY,
+            0.0,
+            False,
+            None,
+            id="new-style-passed-wins",
+        ),
+        pytest.param(
+            {"id": 2, "name": "B", "type": "binary", "score_normalized": 0},
+            MetricKind.BINARY,
+            0.0,
+            False,
+            None,
+            id="score-normalized-zero-fails",
+        ),
+        pytest.param(
+            {"id": 2, "name": "B", "type": "binary"},
+            MetricKind.BINARY,
+            None,
+            None,
+            None,
+            id="binary-without-value-is-missing",
+        ),
+        pytest.param(
+            {"id": 3, "name": "C", "type": "continuous_qualitative", "score": 3.5},
+            MetricKind.CONTINUOUS,
+            3.5,
+            None,
+            None,
+            id="continuous",
+        ),
+        pytest.param(
+            {"id": 4, "name": "Latency", "type": "numeric", "score": "812"},
+            MetricKind.NUMERIC,
+            812.0,
+            None,
+            None,
+            id="numeric-string-coerced",
+        ),
+        pytest.param(
+            {"id": 5, "name": "S", "type": "enum", "enum": "positive"},
+            MetricKind.ENUM,
+            None,
+            None,
+            "positive",
+            id="enum-label",
+        ),
+        pytest.param(
+            {"id": 6, "name": "X", "type": "sparkles", "score": 1},
+            MetricKind.UNKNOWN,
+            1.0,
+            None,
+            None,
+            id="unknown-type",
+        ),
     ],
 )
 def test_metric_types_are_normalised(
@@ -72,8 +133,8 @@ def _result(**overrides: Any) -> dict[str, Any]:
               "personality_name": "Calm", "duration": "01:05", "evaluation": {"metrics": []}}  # fmt: skip
     run_bad = {"id": 12, "status": "COMPLETED", "success": False, "scenario": 2, "scenario_name": "Billing",
                "expected_outcome": {"score": 40, "explanation": ["✅ greeted", "❌ no refund offered"]},
-               "evaluation": {"metrics": [{"id": 7, "name": "Policy", "type": "binary_qualitative", "score": 0,
-                                           "explanation": "skipped the ID check"}]}}  # fmt: skip
+               "evaluation": {"metrics": [{"id": 7, "name": "Policy", "type": "binary_qualitative",
+                                           "score": 0, "explanation": "skipped the ID check"}]}}  # fmt: skip
     run_infra = {"id": 13, "status": "failed", "success": False, "scenario": 3, "error_message": "no answer"}
     data: dict[str, Any] = {
         "id": 167, "status": "completed", "name": "regate smoke abc", "success_rate": 33.33,
@@ -108,7 +169,9 @@ def test_a_result_detail_maps_runs_from_map_values_with_reasons() -> None:
     [
         pytest.param({"status": "Exploded"}, "unknown result status 'exploded'", id="unknown-status"),
         pytest.param({"status": None}, "the result has no status", id="no-status"),
-        pytest.param({"total_runs_count": "many"}, "total_runs_count 'many' is not an integer", id="bad-count"),
+        pytest.param(
+            {"total_runs_count": "many"}, "total_runs_count 'many' is not an integer", id="bad-count"
+        ),
         pytest.param({"runs": None}, "the result has no 'runs'", id="terminal-without-runs"),
         pytest.param({"success_rate": 90}, "contradicts", id="rate-vs-counts"),
     ],

@@ -42,63 +42,170 @@ def gate(mode: CekuraMode = CekuraMode.VOICE, **kw: Any) -> CekuraGate:
 
 
 MODE_CASES = [
-    pytest.param(gate(), "/test_framework/v1/scenarios/run_scenarios/",
-                 {"agent_id": 101, "frequency": 1, "name": "regate smoke REF", "scenarios": [1, 2]},
-                 id="voice-by-ids"),  # fmt: skip
-    pytest.param(gate(CekuraMode.TEXT, scenarios=(), tags=("smoke",), personalities=(3,), frequency=2,
-                      websocket_url="wss://x", websocket_headers=(("A", "b"),)),
-                 "/test_framework/v1/scenarios/run_scenarios_text/",
-                 {"agent_id": 101, "frequency": 2, "name": "regate smoke REF", "tags": ["smoke"],
-                  "personality_ids": [3], "websocket_url": "wss://x", "websocket_headers": {"A": "b"}},
-                 id="text-by-tags"),  # fmt: skip
-    pytest.param(gate(scenarios=(), folder="Sales.Inbound", project=5, concurrency_limit=2),
-                 "/test_framework/v1/scenarios/run_scenarios/",
-                 {"agent_id": 101, "frequency": 1, "name": "regate smoke REF", "folder_path": "Sales.Inbound",
-                  "project_id": 5, "concurrency_limit": 2}, id="voice-by-folder"),  # fmt: skip
-    pytest.param(gate(CekuraMode.WEBSOCKET, scenarios=(ScenarioRef(1, "wss://a"), ScenarioRef(2)),
-                      websocket_url="wss://default"),
-                 "/test_framework/v1/scenarios/run_scenarios_with_websockets/",
-                 {"agent": 101, "frequency": 1, "scenarios": [{"scenario": 1, "websocket_url": "wss://a"},
-                                                              {"scenario": 2, "websocket_url": "wss://default"}]},
-                 id="websocket-objects-no-name"),  # fmt: skip
-    pytest.param(gate(CekuraMode.PIPECAT_V1, scenarios=(ScenarioRef(1, pipecat_room_url="https://r"),)),
-                 "/test_framework/v1/scenarios/run_scenarios_pipecat/",
-                 {"agent": 101, "scenarios": [{"scenario": 1, "pipecat_room_url": "https://r"}]},
-                 id="pipecat-v1"),  # fmt: skip
-    pytest.param(gate(CekuraMode.PIPECAT), "/test_framework/v1/scenarios-external/run_scenarios_pipecat_v2/",
-                 {"agent": 101, "frequency": 1, "name": "regate smoke REF",
-                  "scenarios": [{"scenario": 1}, {"scenario": 2}]}, id="pipecat-v2-objects"),  # fmt: skip
-    pytest.param(gate(CekuraMode.LIVEKIT, test_profiles=(9,)),
-                 "/test_framework/v1/scenarios-external/run_scenarios_livekit_v2/",
-                 {"agent": 101, "frequency": 1, "name": "regate smoke REF", "test_profile_ids": [9],
-                  "scenarios": [{"scenario": 1}, {"scenario": 2}]}, id="livekit-v2-objects"),  # fmt: skip
-    pytest.param(gate(CekuraMode.RETELL, retell_agent_id="ag_1"),
-                 "/test_framework/v1/scenarios-external/run_scenarios_retell_webrtc/",
-                 {"agent_id": 101, "frequency": 1, "name": "regate smoke REF", "scenarios": [1, 2],
-                  "retell_agent_id": "ag_1"}, id="retell"),  # fmt: skip
-    pytest.param(gate(CekuraMode.VAPI, vapi_assistant_id="as_1"),
-                 "/test_framework/v1/scenarios-external/run_scenarios_vapi_webrtc/",
-                 {"agent_id": 101, "frequency": 1, "name": "regate smoke REF", "scenarios": [1, 2],
-                  "vapi_assistant_id": "as_1"}, id="vapi-needs-assistant"),  # fmt: skip
-    pytest.param(gate(CekuraMode.ELEVENLABS, elevenlabs_agent_id="el"),
-                 "/test_framework/v1/scenarios-external/run_scenarios_elevenlabs/",
-                 {"agent_id": 101, "frequency": 1, "name": "regate smoke REF", "scenarios": [1, 2],
-                  "elevenlabs_agent_id": "el"}, id="elevenlabs"),  # fmt: skip
-    pytest.param(gate(CekuraMode.SIP, sip_endpoint="sip:x@y"),
-                 "/test_framework/v1/scenarios-external/run_scenarios_sip/",
-                 {"agent_id": 101, "frequency": 1, "name": "regate smoke REF", "scenarios": [1, 2],
-                  "sip_endpoint": "sip:x@y"}, id="sip"),  # fmt: skip
-    pytest.param(gate(CekuraMode.EMAIL, agent_email="a@b.c"), "/test_framework/v1/scenarios/run_scenarios_email/",
-                 {"agent_id": 101, "frequency": 1, "scenarios": [1, 2], "agent_email": "a@b.c"},
-                 id="email-no-name"),  # fmt: skip
-    pytest.param(gate(CekuraMode.CHIRP, mock_tool_names=()), "/test_framework/v1/scenarios/run_scenarios_chirp/",
-                 {"agent_id": 101, "frequency": 1, "name": "regate smoke REF", "scenarios": [1, 2],
-                  "mock_tool_names": []}, id="chirp-mock-none"),  # fmt: skip
-    pytest.param(gate(CekuraMode.JSON, scenarios=(), spec_json='{"version": "1", "scenarios": []}',
-                      channel="text"),
-                 "/test_framework/v1/scenarios/run_scenarios_json/",
-                 {"agent_id": 101, "name": "regate smoke REF", "channel": "text",
-                  "spec": {"version": "1", "scenarios": []}}, id="json-spec"),  # fmt: skip
+    pytest.param(
+        gate(),
+        "/test_framework/v1/scenarios/run_scenarios/",
+        {"agent_id": 101, "frequency": 1, "name": "regate smoke REF", "scenarios": [1, 2]},
+        id="voice-by-ids",
+    ),
+    pytest.param(
+        gate(
+            CekuraMode.TEXT,
+            scenarios=(),
+            tags=("smoke",),
+            personalities=(3,),
+            frequency=2,
+            websocket_url="wss://x",
+            websocket_headers=(("A", "b"),),
+        ),
+        "/test_framework/v1/scenarios/run_scenarios_text/",
+        {
+            "agent_id": 101,
+            "frequency": 2,
+            "name": "regate smoke REF",
+            "tags": ["smoke"],
+            "personality_ids": [3],
+            "websocket_url": "wss://x",
+            "websocket_headers": {"A": "b"},
+        },
+        id="text-by-tags",
+    ),
+    pytest.param(
+        gate(scenarios=(), folder="Sales.Inbound", project=5, concurrency_limit=2),
+        "/test_framework/v1/scenarios/run_scenarios/",
+        {
+            "agent_id": 101,
+            "frequency": 1,
+            "name": "regate smoke REF",
+            "folder_path": "Sales.Inbound",
+            "project_id": 5,
+            "concurrency_limit": 2,
+        },
+        id="voice-by-folder",
+    ),
+    pytest.param(
+        gate(
+            CekuraMode.WEBSOCKET,
+            scenarios=(ScenarioRef(1, "wss://a"), ScenarioRef(2)),
+            websocket_url="wss://default",
+        ),
+        "/test_framework/v1/scenarios/run_scenarios_with_websockets/",
+        {
+            "agent": 101,
+            "frequency": 1,
+            "scenarios": [
+                {"scenario": 1, "websocket_url": "wss://a"},
+                {"scenario": 2, "websocket_url": "wss://default"},
+            ],
+        },
+        id="websocket-objects-no-name",
+    ),
+    pytest.param(
+        gate(CekuraMode.PIPECAT_V1, scenarios=(ScenarioRef(1, pipecat_room_url="https://r"),)),
+        "/test_framework/v1/scenarios/run_scenarios_pipecat/",
+        {"agent": 101, "scenarios": [{"scenario": 1, "pipecat_room_url": "https://r"}]},
+        id="pipecat-v1",
+    ),
+    pytest.param(
+        gate(CekuraMode.PIPECAT),
+        "/test_framework/v1/scenarios-external/run_scenarios_pipecat_v2/",
+        {
+            "agent": 101,
+            "frequency": 1,
+            "name": "regate smoke REF",
+            "scenarios": [{"scenario": 1}, {"scenario": 2}],
+        },
+        id="pipecat-v2-objects",
+    ),
+    pytest.param(
+        gate(CekuraMode.LIVEKIT, test_profiles=(9,)),
+        "/test_framework/v1/scenarios-external/run_scenarios_livekit_v2/",
+        {
+            "agent": 101,
+            "frequency": 1,
+            "name": "regate smoke REF",
+            "test_profile_ids": [9],
+            "scenarios": [{"scenario": 1}, {"scenario": 2}],
+        },
+        id="livekit-v2-objects",
+    ),
+    pytest.param(
+        gate(CekuraMode.RETELL, retell_agent_id="ag_1"),
+        "/test_framework/v1/scenarios-external/run_scenarios_retell_webrtc/",
+        {
+            "agent_id": 101,
+            "frequency": 1,
+            "name": "regate smoke REF",
+            "scenarios": [1, 2],
+            "retell_agent_id": "ag_1",
+        },
+        id="retell",
+    ),
+    pytest.param(
+        gate(CekuraMode.VAPI, vapi_assistant_id="as_1"),
+        "/test_framework/v1/scenarios-external/run_scenarios_vapi_webrtc/",
+        {
+            "agent_id": 101,
+            "frequency": 1,
+            "name": "regate smoke REF",
+            "scenarios": [1, 2],
+            "vapi_assistant_id": "as_1",
+        },
+        id="vapi-needs-assistant",
+    ),
+    pytest.param(
+        gate(CekuraMode.ELEVENLABS, elevenlabs_agent_id="el"),
+        "/test_framework/v1/scenarios-external/run_scenarios_elevenlabs/",
+        {
+            "agent_id": 101,
+            "frequency": 1,
+            "name": "regate smoke REF",
+            "scenarios": [1, 2],
+            "elevenlabs_agent_id": "el",
+        },
+        id="elevenlabs",
+    ),
+    pytest.param(
+        gate(CekuraMode.SIP, sip_endpoint="sip:x@y"),
+        "/test_framework/v1/scenarios-external/run_scenarios_sip/",
+        {
+            "agent_id": 101,
+            "frequency": 1,
+            "name": "regate smoke REF",
+            "scenarios": [1, 2],
+            "sip_endpoint": "sip:x@y",
+        },
+        id="sip",
+    ),
+    pytest.param(
+        gate(CekuraMode.EMAIL, agent_email="a@b.c"),
+        "/test_framework/v1/scenarios/run_scenarios_email/",
+        {"agent_id": 101, "frequency": 1, "scenarios": [1, 2], "agent_email": "a@b.c"},
+        id="email-no-name",
+    ),
+    pytest.param(
+        gate(CekuraMode.CHIRP, mock_tool_names=()),
+        "/test_framework/v1/scenarios/run_scenarios_chirp/",
+        {
+            "agent_id": 101,
+            "frequency": 1,
+            "name": "regate smoke REF",
+            "scenarios": [1, 2],
+            "mock_tool_names": [],
+        },
+        id="chirp-mock-none",
+    ),
+    pytest.param(
+        gate(CekuraMode.JSON, scenarios=(), spec_json='{"version": "1", "scenarios": []}', channel="text"),
+        "/test_framework/v1/scenarios/run_scenarios_json/",
+        {
+            "agent_id": 101,
+            "name": "regate smoke REF",
+            "channel": "text",
+            "spec": {"version": "1", "scenarios": []},
+        },
+        id="json-spec",
+    ),
 ]
 
 
@@ -157,8 +264,11 @@ START_ERRORS = [
     pytest.param(_raise(httpx.ReadTimeout("slow")), StartOutcomeUnknown, id="read-timeout-is-unknown"),
     pytest.param(lambda r: httpx.Response(502), StartOutcomeUnknown, id="5xx-is-unknown"),
     pytest.param(lambda r: httpx.Response(401, json={"detail": "Invalid API key."}), AuthError, id="401"),
-    pytest.param(lambda r: httpx.Response(400, json=["Invalid personalities provided."]), RequestRejected,
-                 id="400-bare-list"),  # fmt: skip
+    pytest.param(
+        lambda r: httpx.Response(400, json=["Invalid personalities provided."]),
+        RequestRejected,
+        id="400-bare-list",
+    ),
     pytest.param(lambda r: httpx.Response(200, content=b"<html>"), ProtocolError, id="2xx-not-json"),
 ]
 
@@ -179,10 +289,18 @@ POLL_ERRORS = [
     pytest.param(lambda r: httpx.Response(503, headers={"Retry-After": "4"}), TransientError, 4.0, id="503"),
     pytest.param(lambda r: httpx.Response(429, headers={"Retry-After": "2"}), RateLimited, 2.0, id="429"),
     pytest.param(lambda r: httpx.Response(403, json={"detail": "nope"}), AuthError, None, id="403"),
-    pytest.param(lambda r: httpx.Response(404, json={"detail": "Not found."}), RequestRejected, None, id="404"),
-    pytest.param(lambda r: httpx.Response(302, headers={"Location": "https://evil.test/"}), RequestRejected,
-                 None, id="redirect-not-followed"),  # fmt: skip
-    pytest.param(lambda r: httpx.Response(200, content=b'{"id": 1, "sta'), ProtocolError, None, id="truncated"),
+    pytest.param(
+        lambda r: httpx.Response(404, json={"detail": "Not found."}), RequestRejected, None, id="404"
+    ),
+    pytest.param(
+        lambda r: httpx.Response(302, headers={"Location": "https://evil.test/"}),
+        RequestRejected,
+        None,
+        id="redirect-not-followed",
+    ),
+    pytest.param(
+        lambda r: httpx.Response(200, content=b'{"id": 1, "sta'), ProtocolError, None, id="truncated"
+    ),
 ]
 
 

@@ -19,7 +19,15 @@ from runner.errors import AuthError, RateLimited, StartOutcomeUnknown, Transient
 from runner.model import FailureKind, GateExecution, ResultSnapshot, RunRecord
 from runner.orchestrator import RunSummary, execute
 from runner.providers.base import StartedResult
-from runner.settings import CekuraGate, CekuraMode, Config, Defaults, PollPolicy, ScenarioRef, SimulatorSettings
+from runner.settings import (
+    CekuraGate,
+    CekuraMode,
+    Config,
+    Defaults,
+    PollPolicy,
+    ScenarioRef,
+    SimulatorSettings,
+)
 from runner.thresholds import Comparison, Op, Thresholds
 
 
@@ -114,7 +122,9 @@ class Recorder:
         self.lines.append(f"interrupted {signal_name}")
 
 
-async def run(cfg: Config, fake: FakeProvider, *, watch_signals: bool = False) -> tuple[RunSummary, list[str]]:
+async def run(
+    cfg: Config, fake: FakeProvider, *, watch_signals: bool = False
+) -> tuple[RunSummary, list[str]]:
     finished: list[RunSummary] = []
     recorder = Recorder()
 
@@ -181,7 +191,9 @@ async def test_one_gates_bug_or_outage_never_cancels_the_others() -> None:
 
 @pytest.mark.anyio
 async def test_an_auth_failure_stops_the_providers_later_gates_without_calls() -> None:
-    fake = FakeProvider({"a": ["completed"], "b": ["completed"]}, start_errors={"a": [AuthError("401 bad key")]})
+    fake = FakeProvider(
+        {"a": ["completed"], "b": ["completed"]}, start_errors={"a": [AuthError("401 bad key")]}
+    )
     summary, _ = await run(config(spec("a"), spec("b"), concurrency=1), fake)
     result = by_gate(summary)
     assert result["a"].failure is not None and result["a"].failure.kind is FailureKind.AUTH

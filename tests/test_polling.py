@@ -44,7 +44,8 @@ class Script:
 async def _poll(script: Script, *, clock: FakeClock, deadline: float, budget: int = 5) -> ResultSnapshot:
     seen: list[str] = []
     result = await poll_until_terminal(
-        script, poll=PollPolicy(initial=1.0, maximum=4.0), retry=RetryPolicy(attempts=2, base=0.5, maximum=1.0),
+        script, poll=PollPolicy(initial=1.0, maximum=4.0),
+        retry=RetryPolicy(attempts=2, base=0.5, maximum=1.0),
         budget=RetryBudget(budget), clock=clock, rng=random.Random(0), deadline=deadline,
         on_snapshot=lambda s: seen.append(s.status),
     )  # fmt: skip
@@ -63,7 +64,7 @@ async def test_polls_until_a_terminal_status() -> None:
 
 @pytest.mark.anyio
 async def test_a_result_that_never_finishes_ends_at_the_deadline_with_the_last_snapshot() -> None:
-    """Never hanging: a result stuck in `running` raises PollTimeout at the deadline, carrying what was seen."""
+    """Never hanging: a result stuck in `running` ends at the deadline, carrying what was seen."""
     clock = FakeClock(start=0.0)
     with pytest.raises(PollTimeout) as info:
         await _poll(Script([snap("running")]), clock=clock, deadline=60.0)

@@ -1,0 +1,188 @@
+"""JSON report: ``render_json(verdict) -> str``, the machine-readable twin of the other reports.
+
+It is the input of ``merge`` and of baseline comparison, so it holds every field of the model plus raw ids,
+and its shape only changes together with ``SCHEMA_VERSION``. Rules:
+
+- keys appear in the fixed order written below (not sorted: ``schema_version`` first helps humans and
+  streaming readers), lists keep the verdict's order, so equal verdicts give byte-identical files;
+- every string is passed through ``clean_text`` like in the other reports: a lone surrogate could not even be
+  encoded as UTF-8, and ANSI codes or control characters are noise for a diff;
+- NaN and infinities (not valid JSON) become ``null``, like any other missing number;
+- rates are fractions (0-1) and durations float seconds, as in the model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from runner.model import (
+    CheckResult,
+    GateExecution,
+    GateVerdict,
+    MetricValue,
+    ResultSnapshot,
+    RunOutcome,
+    RunVerdict,
+    Verdict,
+)
+from runner.reporters._format import exit_meaning, finite_or_none, result_url, run_counts
+from runner.textclean import clean_text
+
+__all__ = ["SCHEMA_VERSION", "TOOL_NAME", "render_json", "verdict_to_dict"]
+
+SCHEMA_VERSION = 1
+TOOL_NAME = "regate"
+
+# JSON values are built as plain dicts/lists; Any is confined to this module's output type.
+JSONObject = dict[str, Any]
+
+
+def render_json(verdict: Verdict) -> str:
+    """Render ``verdict`` as indented UTF-8 JSON text (``ensure_ascii=False``) with a trailing newline."""
+    return json.dumps(verdict_to_dict(verdict), ensure_ascii=False, indent=2, allow_nan=False) + "\n"
+
+
+def verdict_to_dict(verdict: Verdict) -> JSONObject:
+    """The report as a JSON-ready dict (strings cleaned, non-finite floats as None)."""
+    document: JSONObject = {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": TOOL_NAME, "version": verdict.version},
+        "status": verdict.status.value,
+        "exit_code": int(verdict.exit_code),
+        "exit_code_name": verdict.exit_code.name,
+        "exit_meaning": exit_meaning(verdict.exit_code),
+        "started_at": verdict.started_at,
+        "duration_s": verdict.duration_s,
+        "config_path": verdict.config_path,
+        "interrupted_by": verdict.interrupted_by,
+        "runner_errors": list(verdict.runner_errors),
+        "totals": _totals(verdict),
+        "gates": [_gate(gate) for gate in verdict.gates],
+    }
+    cleaned: JSONObject = _clean(document)
+    return cleaned
+
+
+def _totals(verdict: Verdict) -> JSONObject:
+    statuses = [gate.status.value for gate in verdict.gates]
+    runs = [run for gate in verdict.gates for run in gate.runs]
+    return {
+        "gates": len(verdict.gates),
+        "gates_passed": statuses.count("passed"),
+        "gates_failed": statuses.count("failed"),
+        "gates_error": statuses.count("error"),
+        "runs": len(runs),
+        **{f"runs_{outcome.value}": sum(1 for r in runs if r.outcome == outcome) for outcome in RunOutcome},
+    }
+
+
+def _gate(gate: GateVerdict) -> JSONObject:
+    counts = run_counts(gate)
+    return {
+        "name": gate.name,
+        "provider": gate.provider,
+        "target": gate.target,
+        "status": gate.status.value,
+        "reasons": list(gate.reasons),
+        "result_url": result_url(gate),
+        "run_outcomes": {outcome.value: counts[outcome] for outcome in RunOutcome},
+        "execution": _execution(gate.execution),
+        "checks": [_check(check) for check in gate.checks],
+        "runs": [_run(run) for run in gate.runs],
+    }
+
+
+def _execution(execution: GateExecution) -> JSONObject:
+    failure = execution.failure
+    return {
+        "gate": execution.gate,
+        "provider": execution.provider,
+        "target": execution.target,
+        "duration_s": execution.duration_s,
+        "share_url": execution.share_url,
+        "failure": None if failure is None else {"kind": failure.kind.value, "message": failure.message},
+        # The snapshot's runs are not repeated here: they are the records inside ``runs`` of the gate.
+        "result": None if execution.snapshot is None else _snapshot(execution.snapshot),
+    }
+
+
+def _snapshot(snapshot: ResultSnapshot) -> JSONObject:
+    return {
+        "result_id": snapshot.result_id,
+        "name": snapshot.name,
+        "status": snapshot.status,
+        "terminal": snapshot.terminal,
+        "succeeded": snapshot.succeeded,
+        "url": snapshot.url,
+        "total_runs": snapshot.total_runs,
+        "completed_runs": snapshot.completed_runs,
+        "success_runs": snapshot.success_runs,
+        "failed_runs": snapshot.failed_runs,
+        "success_rate": snapshot.success_rate,
+        "run_count": len(snapshot.runs),
+        "anomalies": list(snapshot.anomalies),
+    }
+
+
+def _check(check: CheckResult) -> JSONObject:
+    return {
+        "check_id": check.check_id,
+        "expression": check.expression,
+        "status": check.status.value,
+        "observed": check.observed,
+        "observed_text": check.observed_text,
+        "summary": check.summary,
+        "details": check.details,
+        "error_type": check.error_type,
+    }
+
+
+def _run(run: RunVerdict) -> JSONObject:
+    record = run.record
+    return {
+        "name": run.name,
+        "outcome": run.outcome.value,
+        "run_id": record.run_id,
+        "scenario": record.scenario,
+        "scenario_id": record.scenario_id,
+        "personality": record.personality,
+        "status": record.status,
+        "terminal": record.terminal,
+        "success": record.success,
+        "infra_error": record.infra_error,
+        "reasons": list(record.reasons),
+        "expected_outcome_score": record.expected_outcome_score,
+        "duration_s": record.duration_s,
+        "url": record.url,
+        "metrics": [_metric(metric) for metric in record.metrics],
+        "transcript": record.transcript,
+    }
+
+
+def _metric(metric: MetricValue) -> JSONObject:
+    return {
+        "metric_id": metric.metric_id,
+        "name": metric.name,
+        "kind": metric.kind.value,
+        "score": metric.score,
+        "passed": metric.passed,
+        "label": metric.label,
+        "explanation": metric.explanation,
+    }
+
+
+def _clean(value: Any) -> Any:
+    """Clean every string and drop non-finite floats, recursively (keys are ours and already clean)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, bool) or value is None or isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return finite_or_none(value)
+    if isinstance(value, Mapping):
+        return {key: _clean(item) for key, item in value.items()}
+    if isinstance(value, Sequence):
+        return [_clean(item) for item in value]
+    raise TypeError(f"not JSON data: {type(value).__name__}")

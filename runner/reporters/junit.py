@@ -1,0 +1,394 @@
+"""JUnit XML report: ``render_junit(verdict) -> str``.
+
+Layout (design.md §3): one ``<testsuite>`` per gate with ``<properties>``; one gate testcase per threshold
+check (``regate.gates.<gate>``) carrying ``<failure type="ThresholdBreach">`` or ``<error>``; one run testcase
+per run (``regate.runs.<gate>``), a failed run being ``<skipped type="regate.run-failure">`` so it is visible
+but never fails a consumer; and, for runner-level problems, one synthetic suite ``regate`` with the testcase
+``regate.runner`` / ``runner`` carrying ``<error type="RunnerError">``.
+
+Invariant: the document has ``failures + errors == 0`` exactly when ``verdict.exit_code == 0``. A non-zero
+exit code that no gate explains gets the synthetic runner error; a zero exit code with a failure or error
+anywhere is a contradiction inside regate and raises ``JUnitInvariantError`` (an ``AssertionError``): a red
+report next to a green exit code would be worse than no report, and the CLI maps it to exit code 4.
+
+The document is built with junit-xml (a runtime dependency), then post-processed, because junit-xml 1.9 has
+verified traps (shared/junit/README.md). How each one is handled:
+
+- ``disabled="0"`` is invalid under the Jenkins xUnit XSD: removed from ``<testsuites>`` and ``<testsuite>``.
+- a failure/error without message and output is silently dropped (the test passes): every failure, error and
+  skip is given a non-empty message, and the rendered counts are checked against the plan.
+- U+FFFE/U+FFFF/lone surrogates give malformed XML, other control characters are deleted silently, ANSI
+  fragments like ``[31m`` are left behind: every string goes through ``runner.textclean`` *before* the
+  library sees it (visible escapes instead of silent deletion).
+- prettyprint turns newlines in ``message=`` into spaces: we never use its prettyprint (``ET.indent``
+  instead), and messages are one line by construction anyway.
+- a zero duration drops ``time``, float sums print as ``0.30000000000000004`` or ``1e-05``: every ``time`` is
+  rewritten as ``%.3f`` from our own numbers (suite time = the gate's wall time, not the sum of its runs).
+- a datetime timestamp is written with a space: we pass a ``2026-11-26T10:00:00`` string ourselves.
+- ``<skipped>`` always gets ``type="skipped"``: rewritten to ``regate.run-failure``.
+
+A consumer trap too: xunitparser keeps one property dict for the whole document and asserts that no name
+repeats, so property names are prefixed with their (unique) suite name: ``checkout.success_rate``.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import Literal
+
+from junit_xml import TestCase, TestSuite, to_xml_report_string
+
+from runner.model import (
+    CheckResult,
+    CheckStatus,
+    ExitCode,
+    GateStatus,
+    GateVerdict,
+    RunOutcome,
+    RunVerdict,
+    Verdict,
+    VerdictStatus,
+)
+from runner.reporters._format import (
+    exit_meaning,
+    format_rate,
+    format_seconds,
+    junit_timestamp,
+    result_url,
+    run_counts,
+)
+from runner.textclean import excerpt, one_line
+
+__all__ = ["RUN_FAILURE_TYPE", "JUnitInvariantError", "render_junit"]
+
+RUN_FAILURE_TYPE = "regate.run-failure"
+BREACH_TYPE = "ThresholdBreach"
+RUNNER_ERROR_TYPE = "RunnerError"
+MESSAGE_LIMIT = 500  # design.md §3: a failure message is one line of at most 500 characters
+_NAME_LIMIT = 300
+_VALUE_LIMIT = 1000
+_MAX_REASONS = 20
+
+Kind = Literal["failure", "error", "skipped"]
+
+
+class JUnitInvariantError(AssertionError):
+    """The verdict contradicts itself (exit code 0 with a failing check, ...): a bug in regate."""
+
+
+@dataclass(slots=True)
+class _Case:
+    classname: str
+    name: str
+    time: float | None = None
+    kind: Kind | None = None
+    type: str = ""
+    message: str = ""
+    body: str = ""
+
+
+@dataclass(slots=True)
+class _Suite:
+    name: str
+    time: float | None
+    properties: dict[str, str] = field(default_factory=dict)
+    cases: list[_Case] = field(default_factory=list)
+
+
+def render_junit(verdict: Verdict) -> str:
+    """Render ``verdict`` as a JUnit XML document (UTF-8 text with an XML declaration, trailing newline)."""
+    suites = [_gate_suite(gate) for gate in verdict.gates]
+    problems = _runner_problems(verdict, suites)
+    if problems:
+        suites.append(_runner_suite(verdict, problems))
+    bad = _count(suites, "failure") + _count(suites, "error")
+    if verdict.exit_code == ExitCode.OK and bad:
+        raise JUnitInvariantError(
+            f"exit code 0 but the report would hold {bad} failures/errors (gate statuses: "
+            + ", ".join(f"{one_line(g.name, 100)}={g.status}" for g in verdict.gates)
+            + f"; runner problems: {problems})"
+        )
+    for suite, unique_name in zip(suites, _unique([s.name for s in suites]), strict=True):
+        suite.name = unique_name
+        for case, unique_case in zip(suite.cases, _unique([c.name for c in suite.cases]), strict=True):
+            case.name = unique_case
+    return _to_xml(suites, verdict)
+
+
+# --- planning: Verdict -> suites and cases (all strings cleaned here) ------------------------------------
+
+
+def _gate_suite(gate: GateVerdict) -> _Suite:
+    gate_name = one_line(gate.name, _NAME_LIMIT) or "(unnamed gate)"
+    suite = _Suite(name=gate_name, time=gate.execution.duration_s, properties=_properties(gate))
+    suite.cases.extend(_check_case(gate_name, check) for check in gate.checks)
+    if gate.status != GateStatus.PASSED and not any(c.kind in ("failure", "error") for c in suite.cases):
+        # The gate did not pass but no check says why (e.g. it timed out before any check could be
+        # evaluated): without this case the gate's failure would be invisible in the report.
+        suite.cases.append(_gate_status_case(gate_name, gate))
+    suite.cases.extend(_run_case(gate_name, run) for run in gate.runs)
+    return suite
+
+
+def _properties(gate: GateVerdict) -> dict[str, str]:
+    snapshot = gate.execution.snapshot
+    counts = run_counts(gate)
+    values: dict[str, str | None] = {
+        "provider": gate.provider,
+        "target": gate.target,
+        "result_id": snapshot.result_id if snapshot else None,
+        "result_url": result_url(gate),
+        "result_status": snapshot.status if snapshot else None,
+        "success_rate": format_rate(snapshot.success_rate) if snapshot else None,
+        "runs_total": _count_text(snapshot.total_runs if snapshot else None, len(gate.runs)),
+        "runs_success": _count_text(snapshot.success_runs if snapshot else None, counts[RunOutcome.PASSED]),
+        "runs_failed": _count_text(snapshot.failed_runs if snapshot else None, counts[RunOutcome.FAILED]),
+        "gate_status": gate.status.value,
+    }
+    failure = gate.execution.failure
+    if failure is not None:
+        values["gate_failure"] = f"{failure.kind.value}: {failure.message}"
+    # Absent data is left out rather than written as a fake value; the XSD requires a value per property.
+    return {name: one_line(value, _VALUE_LIMIT) for name, value in values.items() if value is not None}
+
+
+def _count_text(reported: int | None, derived: int) -> str:
+    """The platform's count when it gave one, else the count of the runs we saw."""
+    return str(reported if reported is not None else derived)
+
+
+def _check_case(gate_name: str, check: CheckResult) -> _Case:
+    case = _Case(classname=f"regate.gates.{gate_name}", name=one_line(check.check_id, _NAME_LIMIT) or "check")
+    if check.status == CheckStatus.PASSED:
+        return case
+    case.message = _check_message(check)
+    case.body = _check_body(check)
+    match check.status:
+        case CheckStatus.FAILED:
+            case.kind, case.type = "failure", BREACH_TYPE
+        case CheckStatus.INCONCLUSIVE:
+            case.kind, case.type = "error", _type(check.error_type, "GateInconclusive")
+        case _:  # ERROR, and any status added later: fail closed
+            case.kind, case.type = "error", _type(check.error_type, "InfraError")
+    return case
+
+
+def _type(value: str | None, default: str) -> str:
+    return one_line(value or "", 100) or default
+
+
+def _check_message(check: CheckResult) -> str:
+    """One line with observed vs required; the expression is always in it, even when the summary is cut."""
+    expression = one_line(check.expression, 200)
+    summary = one_line(check.summary, MESSAGE_LIMIT)
+    if not summary:
+        observed = one_line(check.observed_text, 200) or "n/a"
+        return one_line(
+            f"{check.status.value}: observed {observed}, required {expression or 'n/a'}", MESSAGE_LIMIT
+        )
+    if not expression or expression in summary:
+        return summary
+    suffix = f" [required {expression}]"
+    return one_line(summary, max(MESSAGE_LIMIT - len(suffix), 1)) + suffix
+
+
+def _check_body(check: CheckResult) -> str:
+    lines = [
+        f"check: {one_line(check.check_id)}",
+        f"status: {check.status.value}",
+        f"required: {one_line(check.expression) or 'n/a'}",
+        f"observed: {one_line(check.observed_text) or 'n/a'}",
+    ]
+    if check.summary:
+        lines.append(f"summary: {one_line(check.summary, 2000)}")
+    if check.details:
+        lines += ["", excerpt(check.details, 4000, 4000)]
+    return "\n".join(lines)
+
+
+def _gate_status_case(gate_name: str, gate: GateVerdict) -> _Case:
+    failure = gate.execution.failure
+    reasons = [one_line(r) for r in gate.reasons[:_MAX_REASONS] if one_line(r)]
+    if failure is not None:
+        reasons.insert(0, one_line(f"{failure.kind.value}: {failure.message}"))
+    message = one_line("; ".join(reasons), MESSAGE_LIMIT) or f"gate {gate.status.value} without a reason"
+    case = _Case(classname=f"regate.gates.{gate_name}", name="gate", time=gate.execution.duration_s)
+    case.message, case.body = message, "\n".join(reasons) or message
+    if gate.status == GateStatus.FAILED:
+        case.kind, case.type = "failure", BREACH_TYPE
+    else:
+        case.kind, case.type = "error", failure.kind.value if failure else "InfraError"
+    return case
+
+
+_RUN_HEADLINES: dict[RunOutcome, str] = {
+    RunOutcome.FAILED: "run failed",
+    RunOutcome.INFRA_ERROR: "run hit an infrastructure error",
+    RunOutcome.INCOMPLETE: "run incomplete",
+}
+
+
+def _run_case(gate_name: str, run: RunVerdict) -> _Case:
+    record = run.record
+    name = one_line(run.name, _NAME_LIMIT) or one_line(record.scenario, _NAME_LIMIT) or "run"
+    case = _Case(classname=f"regate.runs.{gate_name}", name=name, time=record.duration_s)
+    if run.outcome == RunOutcome.PASSED:
+        return case
+    reasons = [one_line(r) for r in record.reasons[:_MAX_REASONS] if one_line(r)]
+    headline = _RUN_HEADLINES.get(run.outcome, f"run {run.outcome.value}")
+    if run.outcome == RunOutcome.INCOMPLETE:
+        headline += f" (status {one_line(record.status, 100) or 'unknown'})"
+    case.kind, case.type = "skipped", RUN_FAILURE_TYPE
+    case.message = one_line(": ".join([headline, "; ".join(reasons)]) if reasons else headline, MESSAGE_LIMIT)
+    case.body = _run_body(run, reasons)
+    return case
+
+
+def _run_body(run: RunVerdict, reasons: list[str]) -> str:
+    record = run.record
+    lines = [f"outcome: {run.outcome.value}", f"platform status: {one_line(record.status, 100) or 'unknown'}"]
+    lines += ["reasons:", *(f"  - {r}" for r in reasons)] if reasons else ["reasons: none given"]
+    if record.expected_outcome_score is not None:
+        lines.append(f"expected outcome score: {record.expected_outcome_score:g}")
+    failing = [m for m in record.metrics if m.passed is False]
+    if failing:
+        lines.append("failing metrics:")
+        for metric in failing[:_MAX_REASONS]:
+            score = "n/a" if metric.score is None else f"{metric.score:g}"
+            explanation = f" — {one_line(metric.explanation, 300)}" if metric.explanation else ""
+            lines.append(f"  - {one_line(metric.name, 200)}: score {score}{explanation}")
+    if record.url:
+        lines.append(f"url: {one_line(record.url, _VALUE_LIMIT)}")
+    lines.append(f"run id: {one_line(record.run_id, 200)}")
+    if record.transcript:
+        lines += ["transcript (excerpt):", excerpt(record.transcript)]
+    return "\n".join(lines)
+
+
+def _runner_problems(verdict: Verdict, gate_suites: list[_Suite]) -> list[str]:
+    problems = [p for p in (one_line(e) for e in verdict.runner_errors) if p]
+    if not verdict.gates:
+        problems.append("no gates ran")
+    if verdict.status == VerdictStatus.INTERRUPTED and _count(gate_suites, "error") == 0:
+        problems.append(f"interrupted by {one_line(verdict.interrupted_by or '') or 'a signal'}")
+    if verdict.exit_code != ExitCode.OK and not problems and _count(gate_suites, "failure", "error") == 0:
+        code = int(verdict.exit_code)
+        problems.append(f"exit code {code} ({exit_meaning(verdict.exit_code)}) but no gate failed or errored")
+    return problems
+
+
+def _runner_suite(verdict: Verdict, problems: list[str]) -> _Suite:
+    message = one_line("; ".join(problems), MESSAGE_LIMIT)
+    body = "\n".join([*problems, f"exit code: {int(verdict.exit_code)} ({exit_meaning(verdict.exit_code)})"])
+    case = _Case("regate.runner", "runner", None, "error", RUNNER_ERROR_TYPE, message, body)
+    return _Suite(
+        name="regate", time=None, properties={"exit_code": str(int(verdict.exit_code))}, cases=[case]
+    )
+
+
+def _count(suites: list[_Suite], *kinds: Kind) -> int:
+    return sum(1 for suite in suites for case in suite.cases if case.kind in kinds)
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Make names unique in order: the second "x" becomes "x (2)", deterministically, never colliding."""
+    seen: set[str] = set()
+    result = []
+    for name in names:
+        unique, n = name, 1
+        while unique in seen:
+            n += 1
+            unique = f"{name} ({n})"
+        seen.add(unique)
+        result.append(unique)
+    return result
+
+
+# --- rendering: junit-xml builds, ElementTree repairs ------------------------------------------------------
+
+
+def _library_case(case: _Case) -> TestCase:
+    tc = TestCase(name=case.name, classname=case.classname, elapsed_sec=case.time)
+    # Never an empty message: junit-xml drops a failure with neither message nor output (trap 2).
+    message = case.message or f"{case.kind} without message"
+    if case.kind == "failure":
+        tc.add_failure_info(message=message, output=case.body or None, failure_type=case.type)
+    elif case.kind == "error":
+        tc.add_error_info(message=message, output=case.body or None, error_type=case.type)
+    elif case.kind == "skipped":
+        tc.add_skipped_info(message=message, output=case.body or None)
+    return tc
+
+
+def _to_xml(suites: list[_Suite], verdict: Verdict) -> str:
+    timestamp = junit_timestamp(verdict.started_at)
+    library_suites = [
+        TestSuite(
+            suite.name,
+            [_library_case(case) for case in suite.cases],
+            timestamp=timestamp,
+            properties={f"{suite.name}.{key}": value for key, value in suite.properties.items()} or None,
+        )
+        for suite in suites
+    ]
+    raw = str(to_xml_report_string(library_suites, prettyprint=False))
+    root = ET.fromstring(raw)  # noqa: S314 - our own output, not untrusted XML
+    _repair(root, suites, verdict)
+    ET.indent(root, space="  ")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _set_ordered(element: ET.Element, values: dict[str, str | None]) -> None:
+    """Replace all attributes by ``values`` (None = absent), in a fixed order for stable diffs."""
+    element.attrib.clear()
+    for key, value in values.items():
+        if value is not None:
+            element.set(key, value)
+
+
+def _repair(root: ET.Element, suites: list[_Suite], verdict: Verdict) -> None:
+    suite_elements = root.findall("testsuite")
+    if len(suite_elements) != len(suites):
+        raise JUnitInvariantError(f"junit-xml rendered {len(suite_elements)} suites, expected {len(suites)}")
+    totals = {"tests": 0, "failure": 0, "error": 0}
+    for suite, element in zip(suites, suite_elements, strict=True):
+        case_elements = element.findall("testcase")
+        counts = {kind: len(element.findall(f"testcase/{kind}")) for kind in ("failure", "error", "skipped")}
+        expected = {kind: _count([suite], kind) for kind in ("failure", "error", "skipped")}
+        if len(case_elements) != len(suite.cases) or counts != expected:
+            raise JUnitInvariantError(
+                f"junit-xml lost results in suite {suite.name!r}: {counts} != {expected}"
+            )
+        _set_ordered(
+            element,
+            {
+                "name": suite.name,
+                "tests": str(len(suite.cases)),
+                "failures": str(counts["failure"]),
+                "errors": str(counts["error"]),
+                "skipped": str(counts["skipped"]),
+                "time": format_seconds(suite.time),
+                "timestamp": element.get("timestamp"),
+            },
+        )
+        for case, case_element in zip(suite.cases, case_elements, strict=True):
+            _set_ordered(
+                case_element,
+                {"classname": case.classname, "name": case.name, "time": format_seconds(case.time)},
+            )
+            for skipped in case_element.findall("skipped"):
+                skipped.set("type", case.type or RUN_FAILURE_TYPE)
+        totals["tests"] += len(suite.cases)
+        totals["failure"] += counts["failure"]
+        totals["error"] += counts["error"]
+    _set_ordered(
+        root,
+        {
+            "name": "regate",
+            "tests": str(totals["tests"]),
+            "failures": str(totals["failure"]),
+            "errors": str(totals["error"]),
+            "time": format_seconds(verdict.duration_s),
+        },
+    )

@@ -1,0 +1,125 @@
+"""Specification of the JSON report: complete, versioned, stable, and always valid UTF-8 JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from runner.model import CheckResult, MetricValue, ResultSnapshot, RunRecord, Verdict
+from runner.reporters.json_report import SCHEMA_VERSION, render_json
+
+from . import factories as f
+
+FIXTURES = pytest.mark.parametrize("make", list(f.ALL_VERDICTS.values()), ids=list(f.ALL_VERDICTS))
+
+
+@FIXTURES
+def test_round_trips_as_utf8_json_with_schema_version(make: Callable[[], Verdict]) -> None:
+    """The text encodes as UTF-8, parses back, starts with schema_version 1 and ends with a newline."""
+    verdict = make()
+    text = render_json(verdict)
+    document = json.loads(text.encode("utf-8"))
+    assert text.endswith("}\n")
+    assert next(iter(document)) == "schema_version"
+    assert document["schema_version"] == SCHEMA_VERSION == 1
+    assert document["tool"] == {"name": "regate", "version": "0.1.0"}
+    assert document["exit_code"] == int(verdict.exit_code)
+    assert document["status"] == verdict.status.value
+    assert [g["name"] for g in document["gates"]] == [g.name for g in verdict.gates]
+    assert render_json(verdict) == text  # deterministic
+
+
+def test_top_level_fields() -> None:
+    document = json.loads(render_json(f.v_interrupted()))
+    assert {k: document[k] for k in ("started_at", "config_path", "interrupted_by", "runner_errors")} == {
+        "started_at": "2026-11-26T10:00:00Z",
+        "config_path": "configs/demo.yaml",
+        "interrupted_by": "SIGTERM",
+        "runner_errors": [],
+    }
+    assert document["exit_code_name"] == "SIGTERM"
+    assert math.isclose(document["duration_s"], 0.3)
+
+
+def _keys(value: dict[str, Any]) -> set[str]:
+    return set(value)
+
+
+@pytest.mark.parametrize(
+    ("model", "locate"),
+    [
+        pytest.param(RunRecord, lambda d: d["gates"][1]["runs"][2], id="run-record"),
+        pytest.param(MetricValue, lambda d: d["gates"][1]["runs"][2]["metrics"][1], id="metric-value"),
+        pytest.param(CheckResult, lambda d: d["gates"][1]["checks"][0], id="check-result"),
+        pytest.param(ResultSnapshot, lambda d: d["gates"][1]["execution"]["result"], id="result-snapshot"),
+    ],
+)
+def test_every_model_field_is_in_the_report(model: type, locate: Callable[[dict[str, Any]], Any]) -> None:
+    """Merge and baseline comparison need everything: a field added to the model must be added here too."""
+    document = json.loads(render_json(f.v_regression()))
+    names = {field.name for field in dataclasses.fields(model)}
+    names.discard("runs")  # a snapshot's runs are the gate's runs (RunRecord), not repeated
+    assert names <= _keys(locate(document))
+
+
+def test_a_failing_gate_in_detail() -> None:
+    document = json.loads(render_json(f.v_regression()))
+    gate = document["gates"][1]
+    assert (gate["name"], gate["provider"], gate["target"], gate["status"]) == (
+        "support-agent",
+        "cekura",
+        "agent 12",
+        "failed",
+    )
+    assert gate["result_url"] == "https://app.example.test/results/42"
+    assert gate["execution"]["share_url"] == "https://app.example.test/share/abc"
+    assert gate["execution"]["result"]["success_rate"] == 0.8
+    assert gate["run_outcomes"] == {"passed": 8, "failed": 2, "infra_error": 0, "incomplete": 0}
+    assert gate["checks"][1]["check_id"] == "metric.Latency.p50"
+    run = gate["runs"][2]
+    assert (run["name"], run["outcome"], run["run_id"]) == (
+        "Refund request [Angry caller] #03",
+        "failed",
+        "run-3",
+    )
+    assert run["metrics"][1] == {
+        "metric_id": "m-2",
+        "name": "Politeness",
+        "kind": "binary",
+        "score": 0.0,
+        "passed": False,
+        "label": None,
+        "explanation": "rude",
+    }
+    assert document["totals"]["runs_failed"] == 3  # 1 tolerated in checkout-agent, 2 in support-agent
+
+
+def test_gate_failure_is_reported() -> None:
+    document = json.loads(render_json(f.v_errored()))
+    assert document["gates"][0]["execution"]["failure"] == {
+        "kind": "Timeout",
+        "message": "gate timed out after 30m with 3/10 runs finished",
+    }
+
+
+def test_hostile_strings_are_cleaned_and_emoji_kept_unescaped() -> None:
+    """ensure_ascii=False keeps emoji readable; lone surrogates (unencodable) become visible escapes."""
+    text = render_json(f.v_hostile())
+    assert "🎉👩\u200d💻" in text
+    assert "\\uD800" in json.loads(text)["gates"][0]["target"]
+    assert "\x1b" not in json.loads(text)["gates"][0]["target"]
+
+
+def test_non_finite_numbers_become_null() -> None:
+    """NaN is not JSON; a number we cannot show is a missing number."""
+    broken = f.check(observed=math.nan)
+    verdict = f.verdict(f.gate(checks=(broken,)))
+    verdict = dataclasses.replace(verdict, duration_s=math.inf)
+    document = json.loads(render_json(verdict))
+    assert document["duration_s"] is None
+    assert document["gates"][0]["checks"][0]["observed"] is None

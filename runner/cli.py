@@ -30,7 +30,7 @@ from runner.model import ExitCode, Verdict
 from runner.orchestrator import RunSummary, execute
 from runner.progress import ConsoleProgress
 from runner.providers import open_providers
-from runner.reporters import ReportPaths, write_reports
+from runner.reporters import ReportPaths, ReportWriteError, write_reports
 from runner.textclean import escape_workflow_command, one_line
 
 EXIT_CODES_HELP = """exit codes:
@@ -151,10 +151,11 @@ def _cmd_run(args: argparse.Namespace, env: dict[str, str], out: _Output) -> int
         verdicts.append(verdict)
         try:
             written = write_reports(verdict, paths)
-        except RegateError as exc:
-            write_failed.append(exc.message)
+        except ReportWriteError as exc:
+            write_failed.append("internal" if exc.internal else "io")
             _print_error(out, exc)
-            written = []
+            failed = {path for _, path, _ in exc.failures}
+            written = [path for path in _requested(paths) if path not in failed]
         progress.final(verdict, [str(path) for path in written])
 
     async def main_async() -> None:
@@ -172,9 +173,15 @@ def _cmd_run(args: argparse.Namespace, env: dict[str, str], out: _Output) -> int
 
     anyio.run(main_async)
     verdict = verdicts[0]
+    if "internal" in write_failed:
+        return ExitCode.INTERNAL  # a report contradicted the verdict: a bug, never a silent green
     if write_failed and verdict.exit_code == ExitCode.OK:
         return ExitCode.INCOMPLETE  # a green step without its reports would hide the evidence
     return verdict.exit_code
+
+
+def _requested(paths: ReportPaths) -> list[Path]:
+    return [path for path in (paths.junit, paths.json, paths.markdown) if path is not None]
 
 
 def _cmd_sim(args: argparse.Namespace, env: dict[str, str], out: _Output) -> int:

@@ -300,6 +300,7 @@ async def execute(
                     for state in states:
                         cleanup.start_soon(_end_remote, state, providers[state.spec.provider])
         outer.cancel_scope.cancel()
+    assert summary is not None  # noqa: S101 - set in the shielded block above, which cannot be skipped
     return summary
 
 

@@ -1,12 +1,56 @@
 """Threshold language: types (this header) and the compiler (below).
 
-GRAMMAR: to be written by the implementer (see compile_thresholds).
+The value of a ``thresholds:`` mapping compiles to one ``Thresholds``::
+
+    thresholds:
+      success_rate: ">= 90%"              # or ">= 0.9"; a bare 0.9 or "90%" means ">= 0.9"
+      max_failed_runs: 2                  # whole number >= 0: at most this many failed runs
+      max_infra_errors: 0                 # whole number >= 0: at most this many infrastructure errors
+      metrics:                            # metric name or id -> one check or a list of checks
+        Latency: ["p50 <= 2000", "p95 < 4000"]
+        12: "pass_rate >= 95%"            # a metric by id (an integer key becomes the text "12")
+        Sentiment: "rate(positive, neutral) >= 80%"
+
+GRAMMAR (whitespace between tokens is optional; aggregate names are case-insensitive)::
+
+    success_rate := rate_cmp | RATE          a bare RATE means ">= RATE"
+    rate_cmp     := OP RATE
+    check        := AGGREGATE OP VALUE       one string per check (a metric may have a list)
+    AGGREGATE    := mean | min | max | p50 | p90 | p95 | p99 | count | pass_rate
+                  | rate "(" LABEL { "," LABEL } ")"
+    LABEL        := WORD | "double quoted" | 'single quoted'      (case-sensitive enum labels)
+    WORD         := characters other than whitespace , ( ) ' "
+    OP           := ">=" | ">" | "<=" | "<" | "==" | "!="
+    NUMBER       := [+-] digits [ "." digits ] [ ("e" | "E") [+-] digits ]
+    RATE         := NUMBER "%" within 0%..100%  |  NUMBER without "%" within 0..1
+
+What each aggregate compares against:
+
+- ``pass_rate`` and ``rate(...)`` take a RATE. A number above 1 without ``%`` is an error, never a
+  percentage in disguise: ``>= 90`` does not mean 9000% nor 90% -- write ``90%`` or ``0.9``.
+- ``count`` takes a whole number of runs >= 0, without ``%``.
+- ``mean min max p50 p90 p95 p99`` take any NUMBER in the metric's own unit. With ``%`` the value is a
+  fraction of the metric's scale (the gate divides continuous 0-5 scores by 5 for such comparisons).
+
+A ``%`` value is stored divided by 100 with ``percent=True`` (``90%`` -> 0.9). Normalised texts keep the
+form the user wrote (``">= 90%"``, ``"p50 <= 2000"``, ``"rate(positive, neutral) >= 80%"``). Check ids are
+``metric.<metric>.<aggregate>`` (``metric.Sentiment.rate(positive,neutral)``); a second check with the same
+id on one metric gets ``#2``, a third ``#3``, in the order written.
+
+``merge_thresholds(defaults, gate)`` lets the gate's values win key by key; the gate's checks on a metric
+replace the defaults' checks on that same metric name, checks on other metrics are kept.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import difflib
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from enum import StrEnum
+
+from runner.errors import ThresholdSyntaxError
 
 
 class Op(StrEnum):
@@ -27,7 +71,7 @@ class Aggregate(StrEnum):
     P95 = "p95"
     P99 = "p99"
     COUNT = "count"
-    PASS_RATE = "pass_rate"
+    PASS_RATE = "pass_rate"  # noqa: S105 (not a password)
     RATE = "rate"  # rate(<label>[, <label>...]): share of runs whose enum label is one of the labels
 
 
@@ -85,3 +129,414 @@ class Thresholds:
             and self.max_failed_runs is None
             and self.max_infra_errors is None
         )
+
+
+# --------------------------------------------------------------------------------------------------------
+# Compiler
+# --------------------------------------------------------------------------------------------------------
+
+THRESHOLD_KEYS = ("success_rate", "max_failed_runs", "max_infra_errors", "metrics")
+
+_OPS = (">=", "<=", "==", "!=", ">", "<")  # longest first
+_MISTYPED_OPS = {"=>": ">=", "=<": "<=", "<>": "!=", "≥": ">=", "≤": "<=", "≠": "!=", "=": "=="}
+_OP_START = "<>=!≥≤≠"
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_BARE_LABEL = re.compile(r"[^\s,()'\"]+")
+_TOKEN = re.compile(r"\S+")
+_AGGREGATE_NAMES = tuple(a.value for a in Aggregate)
+_AGGREGATES_HINT = "aggregates: mean, min, max, p50, p90, p95, p99, count, pass_rate, rate(<label>, ...)"
+_RATE_RANGE_HINT = "a rate is between 0 and 1, or between 0% and 100%"
+_RATE_AGGREGATES = (Aggregate.PASS_RATE, Aggregate.RATE)
+
+
+def compile_thresholds(raw: object) -> Thresholds:
+    """Compile the YAML value of a ``thresholds:`` mapping (``None`` = no thresholds).
+
+    Raises ``ThresholdSyntaxError`` whose ``key`` is the path below ``thresholds`` (``success_rate``,
+    ``metrics.Latency``, ``metrics.Latency[1]``; ``""`` for the mapping itself).
+    """
+    if raw is None:
+        return Thresholds()
+    if not isinstance(raw, Mapping):
+        raise ThresholdSyntaxError(
+            f"thresholds must be a mapping ({', '.join(THRESHOLD_KEYS)}), got {_describe(raw)}", key=""
+        )
+    for name in raw:
+        if name not in THRESHOLD_KEYS:
+            close = difflib.get_close_matches(str(name), THRESHOLD_KEYS, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(THRESHOLD_KEYS)}"
+            raise ThresholdSyntaxError(f"unknown key {str(name)!r}", key=str(name), hint=hint)
+    success_rate = None
+    if "success_rate" in raw:
+        success_rate = _compile_success_rate(raw["success_rate"])
+    return Thresholds(
+        success_rate=success_rate,
+        metrics=_compile_metrics(raw.get("metrics")),
+        max_failed_runs=_count_limit(raw, "max_failed_runs"),
+        max_infra_errors=_count_limit(raw, "max_infra_errors"),
+    )
+
+
+def merge_thresholds(base: Thresholds, override: Thresholds) -> Thresholds:
+    """``override`` (a gate's thresholds) over ``base`` (the defaults), key by key.
+
+    Scalar keys: the override's value wins when set. Metrics: the override's checks on a metric replace all
+    of the base's checks on that same metric name (in the base's position); other metrics are kept, and
+    metrics only the override names follow in its order.
+    """
+    replaced = {check.metric for check in override.metrics}
+    merged: list[MetricCheck] = []
+    placed: set[str] = set()
+    for check in base.metrics:
+        if check.metric not in replaced:
+            merged.append(check)
+        elif check.metric not in placed:
+            placed.add(check.metric)
+            merged.extend(c for c in override.metrics if c.metric == check.metric)
+    merged.extend(c for c in override.metrics if c.metric not in placed)
+    return Thresholds(
+        success_rate=override.success_rate if override.success_rate is not None else base.success_rate,
+        metrics=tuple(merged),
+        max_failed_runs=(
+            override.max_failed_runs if override.max_failed_runs is not None else base.max_failed_runs
+        ),
+        max_infra_errors=(
+            override.max_infra_errors if override.max_infra_errors is not None else base.max_infra_errors
+        ),
+    )
+
+
+def _compile_success_rate(raw: object) -> Comparison:
+    key = "success_rate"
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        value, shown = _rate(float(raw), _fmt(float(raw)), percent=False, key=key)
+        return Comparison(Op.GE, value, False, f">= {shown}")
+    if not isinstance(raw, str):
+        raise ThresholdSyntaxError(
+            f"expected a rate such as '>= 90%' or 0.9, got {_describe(raw)}",
+            key=key,
+            hint="write success_rate: \">= 90%\" (quoted: YAML reads a leading '>' as a block scalar)",
+        )
+    cur = _Cursor(raw, key)
+    cur.skip_ws()
+    if cur.peek() and cur.peek() in _OP_START:
+        op = cur.op(after=None)
+    elif cur.match(_NUMBER, consume=False):
+        op = Op.GE
+    else:
+        raise ThresholdSyntaxError(
+            f"expected a rate such as '>= 90%' or 0.9, found {cur.found()}",
+            key=key,
+            hint="success_rate is the share of passed runs; checks on metrics go under 'metrics'",
+        )
+    comparison = _comparison(cur, op, Aggregate.PASS_RATE)
+    cur.end()
+    return comparison
+
+
+def _compile_metrics(raw: object) -> tuple[MetricCheck, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping):
+        raise ThresholdSyntaxError(
+            f"metrics must be a mapping of metric name or id to checks, got {_describe(raw)}",
+            key="metrics",
+            hint='e.g. metrics: {Latency: "p95 <= 2000"}',
+        )
+    checks: list[MetricCheck] = []
+    for name, value in raw.items():
+        metric = str(name)
+        key = f"metrics.{metric}"
+        if not metric.strip():
+            raise ThresholdSyntaxError("empty metric name", key=key, hint="name a metric by its name or id")
+        if isinstance(value, str):
+            items: list[tuple[str, object]] = [(key, value)]
+        elif isinstance(value, list):
+            items = [(f"{key}[{i}]", item) for i, item in enumerate(value)]
+        elif value is None:
+            items = []
+        else:
+            raise ThresholdSyntaxError(
+                f"expected a check or a list of checks, got {_describe(value)}",
+                key=key,
+                hint='write e.g. "mean >= 4" or ["p50 <= 2000", "p95 < 4000"]',
+            )
+        if not items:
+            raise ThresholdSyntaxError(
+                f"no checks for metric {metric!r}",
+                key=key,
+                hint='write at least one check such as "p95 <= 2000", or remove the metric',
+            )
+        seen: dict[str, int] = {}
+        for item_key, item in items:
+            check = _compile_check(metric, item, item_key)
+            seen[check.check_id] = seen.get(check.check_id, 0) + 1
+            if seen[check.check_id] > 1:
+                check = replace(check, check_id=f"{check.check_id}#{seen[check.check_id]}")
+            checks.append(check)
+    return tuple(checks)
+
+
+def _compile_check(metric: str, raw: object, key: str) -> MetricCheck:
+    if not isinstance(raw, str):
+        raise ThresholdSyntaxError(
+            f"expected a check such as 'mean >= 4', got {_describe(raw)}",
+            key=key,
+            hint="a check is a string '<aggregate> <op> <number>[%]'",
+        )
+    cur = _Cursor(raw, key)
+    aggregate, labels = _aggregate(cur)
+    op = cur.op(after=aggregate.value if aggregate is not Aggregate.RATE else "rate(...)")
+    comparison = _comparison(cur, op, aggregate)
+    cur.end()
+    if aggregate is Aggregate.RATE:
+        name = f"rate({', '.join(_show_label(label) for label in labels)})"
+        id_name = f"rate({','.join(_show_label(label) for label in labels)})"
+    else:
+        name = id_name = aggregate.value
+    return MetricCheck(
+        metric=metric,
+        aggregate=aggregate,
+        labels=labels,
+        comparison=comparison,
+        text=f"{name} {comparison.text}",
+        check_id=f"metric.{metric}.{id_name}",
+    )
+
+
+def _aggregate(cur: _Cursor) -> tuple[Aggregate, tuple[str, ...]]:
+    cur.skip_ws()
+    if cur.at_end():
+        raise ThresholdSyntaxError(
+            "empty threshold expression", key=cur.key, hint='write e.g. "mean >= 4" or "p95 <= 2000"'
+        )
+    if cur.peek() in _OP_START:
+        raise ThresholdSyntaxError(
+            f"missing aggregate before {cur.found()}",
+            key=cur.key,
+            hint=f"start with an aggregate; {_AGGREGATES_HINT}",
+        )
+    word = cur.match(_WORD)
+    if word is None:
+        raise ThresholdSyntaxError(
+            f"expected an aggregate, found {cur.found()}", key=cur.key, hint=_AGGREGATES_HINT
+        )
+    lowered = word.lower()
+    if lowered == Aggregate.RATE.value:
+        return Aggregate.RATE, _labels(cur)
+    if lowered in _AGGREGATE_NAMES:
+        return Aggregate(lowered), ()
+    close = difflib.get_close_matches(lowered, _AGGREGATE_NAMES, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else _AGGREGATES_HINT
+    raise ThresholdSyntaxError(f"unknown aggregate {word!r}", key=cur.key, hint=hint)
+
+
+def _labels(cur: _Cursor) -> tuple[str, ...]:
+    example = 'e.g. "rate(positive, neutral) >= 80%"'
+    cur.skip_ws()
+    if cur.peek() != "(":
+        raise ThresholdSyntaxError(
+            "rate needs enum labels: rate(<label>, ...)",
+            key=cur.key,
+            hint=f"{example}; the share of passed runs is pass_rate",
+        )
+    cur.advance(1)
+    labels: list[str] = []
+    while True:
+        cur.skip_ws()
+        quote = cur.peek()
+        if quote in ("'", '"'):
+            close = cur.text.find(quote, cur.pos + 1)
+            if close < 0:
+                raise ThresholdSyntaxError(f"unclosed {quote} in rate(...)", key=cur.key, hint=example)
+            label = cur.text[cur.pos + 1 : close]
+            cur.pos = close + 1
+        else:
+            bare = cur.match(_BARE_LABEL)
+            if bare is None:
+                what = "needs at least one label" if not labels and cur.peek() == ")" else "expects a label"
+                raise ThresholdSyntaxError(
+                    f"rate(...) {what}, found {cur.found()}", key=cur.key, hint=example
+                )
+            label = bare
+        if not label.strip():
+            raise ThresholdSyntaxError("empty label in rate(...)", key=cur.key, hint=example)
+        labels.append(label)
+        cur.skip_ws()
+        if cur.peek() == ",":
+            cur.advance(1)
+        elif cur.peek() == ")":
+            cur.advance(1)
+            return tuple(labels)
+        else:
+            raise ThresholdSyntaxError(
+                f"expected ',' or ')' in rate(...), found {cur.found()}", key=cur.key, hint=example
+            )
+
+
+def _comparison(cur: _Cursor, op: Op, aggregate: Aggregate) -> Comparison:
+    cur.skip_ws()
+    written = cur.match(_NUMBER)
+    if written is None:
+        raise ThresholdSyntaxError(
+            f"expected a number after {op.value!r}, found {cur.found()}",
+            key=cur.key,
+            hint='write e.g. ">= 90%", "<= 2000" or ">= 0.9"',
+        )
+    number = float(written)
+    if not math.isfinite(number):
+        raise ThresholdSyntaxError(f"number {written} is too large", key=cur.key)
+    cur.skip_ws()
+    percent = cur.peek() == "%"
+    if percent:
+        cur.advance(1)
+    if aggregate in _RATE_AGGREGATES:
+        value, shown = _rate(number, written, percent=percent, key=cur.key)
+    elif aggregate is Aggregate.COUNT:
+        value, shown = _count(number, written, percent=percent, key=cur.key), _fmt(number)
+    else:
+        value = number / 100 if percent else number
+        shown = f"{_fmt(number)}%" if percent else _fmt(number)
+    return Comparison(op, value, percent, f"{op.value} {shown}")
+
+
+def _rate(number: float, written: str, *, percent: bool, key: str) -> tuple[float, str]:
+    """A rate as written (``90%`` or ``0.9``) -> (fraction, normalised text)."""
+    if number < 0:
+        raise ThresholdSyntaxError(
+            f"rate {written}{'%' if percent else ''} is negative", key=key, hint=_RATE_RANGE_HINT
+        )
+    if percent:
+        if number > 100:
+            raise ThresholdSyntaxError(f"rate {_fmt(number)}% is above 100%", key=key, hint=_RATE_RANGE_HINT)
+        return number / 100, f"{_fmt(number)}%"
+    if number > 1:
+        hint = f"write {_fmt(number)}% or {_fmt(number / 100)}" if number <= 100 else _RATE_RANGE_HINT
+        raise ThresholdSyntaxError(
+            f"rate {_fmt(number)} is above 1: a rate without % is a fraction", key=key, hint=hint
+        )
+    return number, _fmt(number)
+
+
+def _count(number: float, written: str, *, percent: bool, key: str) -> float:
+    if percent:
+        raise ThresholdSyntaxError(
+            "count is a number of runs and takes no %",
+            key=key,
+            hint='write a whole number, e.g. "count >= 10"; for a share of runs use pass_rate or rate(...)',
+        )
+    if not number.is_integer() or number < 0:
+        raise ThresholdSyntaxError(f"count takes a whole number >= 0, got {written}", key=key)
+    return number
+
+
+def _count_limit(raw: Mapping[object, object], name: str) -> int | None:
+    if name not in raw:
+        return None
+    value = raw[name]
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ThresholdSyntaxError(
+        f"expected a whole number >= 0, got {_describe(value)}",
+        key=name,
+        hint=f"e.g. {name}: 0",
+    )
+
+
+class _Cursor:
+    """A position in one expression, with the helpers the recursive-descent parser needs."""
+
+    __slots__ = ("key", "pos", "text")
+
+    def __init__(self, text: str, key: str) -> None:
+        self.text = text
+        self.key = key
+        self.pos = 0
+
+    def skip_ws(self) -> None:
+        while self.pos < len(self.text) and self.text[self.pos].isspace():
+            self.pos += 1
+
+    def at_end(self) -> bool:
+        return self.pos >= len(self.text)
+
+    def peek(self) -> str:
+        return self.text[self.pos] if self.pos < len(self.text) else ""
+
+    def advance(self, n: int) -> None:
+        self.pos += n
+
+    def match(self, pattern: re.Pattern[str], *, consume: bool = True) -> str | None:
+        m = pattern.match(self.text, self.pos)
+        if m is None:
+            return None
+        if consume:
+            self.pos = m.end()
+        return m.group()
+
+    def found(self) -> str:
+        """The next token, quoted, for messages (or "the end of the expression")."""
+        m = _TOKEN.match(self.text, self.pos)
+        return repr(m.group()) if m else "the end of the expression"
+
+    def op(self, *, after: str | None) -> Op:
+        self.skip_ws()
+        for op in _OPS:
+            if self.text.startswith(op, self.pos):
+                self.pos += len(op)
+                return Op(op)
+        for wrong, right in _MISTYPED_OPS.items():
+            if self.text.startswith(wrong, self.pos):
+                raise ThresholdSyntaxError(
+                    f"unknown operator {wrong!r}", key=self.key, hint=f"did you mean {right!r}?"
+                )
+        where = f" after {after!r}" if after else ""
+        raise ThresholdSyntaxError(
+            f"expected an operator (>=, >, <=, <, ==, !=){where}, found {self.found()}",
+            key=self.key,
+            hint='write e.g. "p95 <= 2000"',
+        )
+
+    def end(self) -> None:
+        self.skip_ws()
+        if self.at_end():
+            return
+        rest = self.text[self.pos :].strip()
+        if _WORD.fullmatch(rest):
+            hint = "thresholds take no units: write the number in the metric's own unit"
+        else:
+            hint = "one string holds one comparison; put several checks in a list"
+        raise ThresholdSyntaxError(
+            f"unexpected {rest!r} at the end of {self.text.strip()!r}", key=self.key, hint=hint
+        )
+
+
+def _fmt(number: float) -> str:
+    """Shortest faithful text of a number: 2000.0 -> "2000", 0.9 -> "0.9"."""
+    if number.is_integer() and abs(number) < 1e16:
+        return str(int(number))
+    return repr(number)
+
+
+def _show_label(label: str) -> str:
+    if _BARE_LABEL.fullmatch(label):
+        return label
+    return f"'{label}'" if '"' in label else f'"{label}"'
+
+
+def _describe(value: object) -> str:
+    """How a wrong YAML value is named in messages."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return _fmt(float(value)) if isinstance(value, float) else str(value)
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    return type(value).__name__

@@ -1,0 +1,328 @@
+"""Config v1: read a YAML file into frozen ``settings`` dataclasses, or fail with one located ``ConfigError``.
+
+Shape (every key but ``version`` and ``gates`` is optional)::
+
+    version: 1
+    simulator: {world: worlds/demo.yaml, speed: 20, seed: 7, faults: "results:429@0.1"}
+    providers:
+      cekura:
+        base_url: https://api.cekura.ai       # the default; or `simulator` for the embedded simulator
+        api_key: ${CEKURA_API_KEY}            # required unless base_url is `simulator` ("sim-key")
+    defaults:
+      timeout: 30m                            # per-gate deadline
+      overall_timeout: 1h                     # the whole run; none by default
+      request_timeout: 30s
+      concurrency: 4                          # gates in flight, 1..64
+      poll: {initial: 5s, max: 30s, multiplier: 1.5, heartbeat: 30s}
+      retry: {attempts: 3, base: 1s, max: 30s, budget: 20, max_retry_after: 2m}
+      thresholds: {success_rate: ">= 90%"}    # see runner.thresholds for the language
+    gates:                                    # see runner.config_gates for the keys of a gate
+      - {name: smoke, agent: 101, scenarios: [1, 2, 3], thresholds: {max_failed_runs: 1}}
+
+Rules:
+
+- Parsing is ``yaml.SafeLoader`` with positions, duplicate-key errors and ``${VAR}`` / ``${VAR:-default}``
+  interpolation in values (see ``runner.yamlpos``). Relative paths (``simulator.world``, a gate's ``spec``)
+  are relative to the config file.
+- Top-level keys starting with ``x-`` are ignored: a home for YAML anchors (``x-common: &common {...}``,
+  then ``<<: *common`` in gates), as in docker compose.
+- Durations: ``250ms``, ``30s``, ``5m``, ``1h``, ``1h30m``, a bare number is seconds; all must be > 0.
+- A gate's thresholds are ``merge_thresholds(defaults.thresholds, gate.thresholds)``. **If that leaves no
+  check at all, the gate requires ``success_rate >= 100%``**: a gate without checks must not pass vacuously.
+- ``base_url`` is an http(s) URL without credentials, query or fragment (a trailing ``/`` is dropped);
+  ``http://`` only to a loopback host, since the API key would otherwise travel in clear text.
+- Nothing here touches the network, and no message contains the API key: values that came from the
+  environment are shown as written (``'${CEKURA_API_KEY}'``), the key itself never.
+
+Every error reads ``<file>:<line>: <key path>: <message>`` (the key path and line when known), e.g.
+``regate.yaml:14: gates[1].thresholds.success_rate: rate 90 is above 1: a rate without % is a fraction``,
+with a hint such as ``write 90% or 0.9``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+
+from runner.config_gates import read_gates
+from runner.configfields import Fields, Section, describe, did_you_mean
+from runner.durations import format_duration, parse_duration
+from runner.errors import ConfigError
+from runner.settings import (
+    DEFAULT_CEKURA_URL,
+    SIMULATOR,
+    CekuraSettings,
+    Config,
+    Defaults,
+    PollPolicy,
+    RetryPolicy,
+    Secret,
+    SimulatorSettings,
+)
+from runner.yamlpos import Map, Node, Scalar, load
+
+__all__ = ["load_config", "parse_duration"]
+
+CONFIG_VERSION = 1
+TOP_KEYS = ("version", "simulator", "providers", "defaults", "gates")
+PROVIDER_KEYS = ("cekura",)
+CEKURA_KEYS = ("base_url", "api_key")
+SIMULATOR_KEYS = ("world", "speed", "seed", "faults")
+DEFAULTS_KEYS = (
+    "timeout",
+    "overall_timeout",
+    "request_timeout",
+    "concurrency",
+    "poll",
+    "retry",
+    "thresholds",
+)
+POLL_KEYS = ("initial", "max", "multiplier", "heartbeat")
+RETRY_KEYS = ("attempts", "base", "max", "budget", "max_retry_after")
+SIM_KEY = "sim-key"  # what the embedded simulator accepts when no api_key is given
+
+
+def load_config(path: str, env: Mapping[str, str]) -> Config:
+    """Read and validate the config at ``path``; ``env`` supplies ``${VAR}`` values.
+
+    Raises ``ConfigError`` (and nothing else) for any problem with the file.
+    """
+    fields = Fields(path)
+    root = load(_read_text(path), file=path, env=env)
+    if root is None:
+        fields.fail(None, "", "the file is empty", hint="a config starts with 'version: 1' and lists 'gates'")
+    if not isinstance(root, Map):
+        fields.fail(
+            root,
+            "",
+            f"the top level must be a mapping of keys ({', '.join(TOP_KEYS)}), got {describe(root)}",
+            hint="start the file with 'version: 1'",
+        )
+    _check_version(fields, root)  # first: a config of another version may have other keys
+    top = fields.section(root, "", TOP_KEYS, line=root.line, extensions=True)
+    base_dir = os.path.dirname(path)
+    simulator = _simulator(fields, top, base_dir)
+    cekura = _providers(fields, top)
+    defaults = _defaults(fields, top)
+    gates = read_gates(
+        fields,
+        top.get("gates"),
+        "gates",
+        line=top.key_line("gates") if "gates" in top else root.line,
+        defaults=defaults,
+        providers={"cekura": cekura is not None},
+        base_dir=base_dir,
+    )
+    return Config(
+        path=path, version=CONFIG_VERSION, simulator=simulator, cekura=cekura, defaults=defaults, gates=gates
+    )
+
+
+def _check_version(fields: Fields, root: Map) -> None:
+    node = next((value for key, value in root.entries if key.text == "version"), None)
+    if node is None:
+        fields.fail(root.line, "", "missing required key 'version'", hint="add 'version: 1' at the top")
+    version = node.value if isinstance(node, Scalar) else None
+    if not isinstance(version, int) or isinstance(version, bool):
+        fields.fail(node, "version", f"expected the integer 1, got {describe(node)}", hint="write version: 1")
+    if version != CONFIG_VERSION:
+        fields.fail(
+            node,
+            "version",
+            f"unsupported config version {version}",
+            hint=f"this regate reads version {CONFIG_VERSION} configs",
+        )
+
+
+def _read_text(path: str) -> str:
+    def fail(message: str, hint: str | None = None, line: int | None = None) -> ConfigError:
+        return ConfigError(message, file=path, line=line, hint=hint)
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise fail(
+            "config file not found", hint="check the path (relative to the current directory)"
+        ) from None
+    except IsADirectoryError:
+        raise fail("is a directory, not a config file", hint="name the YAML file itself") from None
+    except PermissionError:
+        raise fail("cannot read the config file: permission denied") from None
+    except OSError as exc:
+        raise fail(f"cannot read the config file: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise fail(
+            f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            hint="save the file as UTF-8",
+            line=line,
+        ) from None
+
+
+def _simulator(fields: Fields, top: Section, base_dir: str) -> SimulatorSettings:
+    sim = fields.section(top.get("simulator"), "simulator", SIMULATOR_KEYS, line=1)
+    world = None
+    if (node := sim.get("world")) is not None:
+        written = fields.string(node, sim.sub("world"), what="a path to a world YAML file")
+        world = os.path.normpath(os.path.join(base_dir, written))
+        if not os.path.isfile(world):
+            fields.fail(
+                node, sim.sub("world"), f"world file {written!r} not found", hint=_relative_hint(world)
+            )
+    defaults = SimulatorSettings()
+    speed, seed = defaults.speed, defaults.seed
+    if (node := sim.get("speed")) is not None:
+        speed = fields.number(node, sim.sub("speed"), above=0)
+    if (node := sim.get("seed")) is not None:
+        seed = fields.integer(node, sim.sub("seed"), minimum=0)
+    faults = None
+    if (node := sim.get("faults")) is not None and not _is_null(node):
+        faults = fields.string(node, sim.sub("faults"), what="a fault spec")
+    return SimulatorSettings(world=world, speed=speed, seed=seed, faults=faults)
+
+
+def _providers(fields: Fields, top: Section) -> CekuraSettings | None:
+    node = top.get("providers")
+    if node is None:
+        return None
+    providers = fields.section(node, "providers", PROVIDER_KEYS, line=top.key_line("providers"))
+    if "cekura" not in providers:
+        return None
+    path = providers.sub("cekura")
+    cekura = fields.section(providers.get("cekura"), path, CEKURA_KEYS, line=providers.key_line("cekura"))
+    base_url = DEFAULT_CEKURA_URL
+    if (url_node := cekura.get("base_url")) is not None:
+        base_url = _base_url(fields, url_node, cekura.sub("base_url"))
+    key_node = cekura.get("api_key")
+    if key_node is None:
+        if base_url == SIMULATOR:
+            return CekuraSettings(base_url=base_url, api_key=Secret(SIM_KEY))
+        cekura.require("api_key", hint="add api_key: ${CEKURA_API_KEY} and export CEKURA_API_KEY")
+    assert key_node is not None  # noqa: S101 (require() raised otherwise)
+    return CekuraSettings(
+        base_url=base_url, api_key=Secret(_api_key(fields, key_node, cekura.sub("api_key")))
+    )
+
+
+def _api_key(fields: Fields, node: Node, path: str) -> str:
+    """The key's text. Messages here describe the value by type and variable name only, never by content."""
+    if not isinstance(node, Scalar):
+        fields.fail(node, path, f"expected a string, got {describe(node)}", hint="api_key: ${CEKURA_API_KEY}")
+    key = node.text.strip()
+    if not key:
+        if node.variables:
+            names = " and ".join(node.variables)
+            fields.fail(
+                node,
+                path,
+                f"api_key is empty: {names} {'is' if len(node.variables) == 1 else 'are'} set but empty",
+                hint=f"export {node.variables[0]} with your Cekura API key",
+            )
+        fields.fail(node, path, "api_key is empty", hint="api_key: ${CEKURA_API_KEY}")
+    return key
+
+
+def _base_url(fields: Fields, node: Node, path: str) -> str:
+    if isinstance(node, Scalar) and node.text.strip() == SIMULATOR:
+        return SIMULATOR
+    if isinstance(node, Scalar) and "://" not in node.text and "@" not in node.text:
+        close = did_you_mean(node.text, [SIMULATOR])
+        if close.startswith("did you"):
+            fields.fail(node, path, f"expected an https URL or 'simulator', got {describe(node)}", hint=close)
+    text, parts = fields.url(node, path, ("https", "http"), example=f"{DEFAULT_CEKURA_URL}, or 'simulator'")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+        fields.fail(
+            node,
+            path,
+            f"http:// is only allowed to a loopback host, not {parts.hostname!r}",
+            hint="use https://: over http the API key would travel in clear text",
+        )
+    return text.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _defaults(fields: Fields, top: Section) -> Defaults:
+    d = fields.section(top.get("defaults"), "defaults", DEFAULTS_KEYS, line=1)
+    base = Defaults()
+
+    def duration(section: Section, name: str, default: float) -> float:
+        node = section.get(name)
+        return default if node is None else fields.duration(node, section.sub(name))
+
+    overall = None
+    if (node := d.get("overall_timeout")) is not None and not _is_null(node):
+        overall = fields.duration(node, d.sub("overall_timeout"))
+    concurrency = base.concurrency
+    if (node := d.get("concurrency")) is not None:
+        concurrency = fields.integer(node, d.sub("concurrency"), minimum=1, maximum=64)
+
+    poll = fields.section(d.get("poll"), d.sub("poll"), POLL_KEYS, line=d.node.line)
+    p0 = PollPolicy()
+    multiplier = p0.multiplier
+    if (node := poll.get("multiplier")) is not None:
+        multiplier = fields.number(node, poll.sub("multiplier"), minimum=1)
+    poll_policy = PollPolicy(
+        initial=duration(poll, "initial", p0.initial),
+        maximum=duration(poll, "max", p0.maximum),
+        multiplier=multiplier,
+        heartbeat=duration(poll, "heartbeat", p0.heartbeat),
+    )
+    _ordered(fields, poll, "initial", poll_policy.initial, poll_policy.maximum)
+
+    retry = fields.section(d.get("retry"), d.sub("retry"), RETRY_KEYS, line=d.node.line)
+    r0 = RetryPolicy()
+    attempts, budget = r0.attempts, r0.budget
+    if (node := retry.get("attempts")) is not None:
+        attempts = fields.integer(node, retry.sub("attempts"), minimum=1, maximum=10)
+    if (node := retry.get("budget")) is not None:
+        budget = fields.integer(node, retry.sub("budget"), minimum=0)
+    retry_policy = RetryPolicy(
+        attempts=attempts,
+        base=duration(retry, "base", r0.base),
+        maximum=duration(retry, "max", r0.maximum),
+        budget=budget,
+        max_retry_after=duration(retry, "max_retry_after", r0.max_retry_after),
+    )
+    _ordered(fields, retry, "base", retry_policy.base, retry_policy.maximum)
+
+    return Defaults(
+        timeout=duration(d, "timeout", base.timeout),
+        overall_timeout=overall,
+        request_timeout=duration(d, "request_timeout", base.request_timeout),
+        concurrency=concurrency,
+        poll=poll_policy,
+        retry=retry_policy,
+        thresholds=fields.thresholds(d.get("thresholds"), d.sub("thresholds")),
+    )
+
+
+def _ordered(fields: Fields, section: Section, low: str, low_value: float, high_value: float) -> None:
+    """``low`` (initial/base delay) must not exceed ``max``."""
+    if low_value > high_value:
+        name = low if low in section else "max"
+        fields.fail(
+            section.get(name) or section.node,
+            section.sub(name),
+            f"{low} ({format_duration(low_value)}) is longer than max ({format_duration(high_value)})",
+            hint=f"make {low} <= max",
+        )
+
+
+def _is_null(node: Node) -> bool:
+    return isinstance(node, Scalar) and node.value is None
+
+
+def _relative_hint(resolved: str) -> str:
+    return f"paths are relative to the config file; looked for {resolved}"

@@ -1,0 +1,287 @@
+"""Typed readers over ``yamlpos`` nodes for ``config``: each check fails with a located ``ConfigError``.
+
+Integer and number fields also accept a *quoted* ``"${VAR}"`` whose text is a number (quotes are needed
+for references inside ``[ ]`` or ``{ }``); a quoted scalar otherwise stays a string.
+
+Messages describe a wrong value by its type and, unless it came from the environment, by its text: a value
+built by ``${VAR}`` interpolation is shown as written (``'${AGENT_ID}'``), so no environment value -- an
+API key passed to the wrong field, say -- can end up in a message or a CI log.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Collection, Sequence
+from typing import NoReturn
+from urllib.parse import SplitResult, urlsplit
+
+from runner.durations import EXAMPLES, parse_duration
+from runner.errors import ConfigError, ThresholdSyntaxError
+from runner.thresholds import THRESHOLD_KEYS, Thresholds, compile_thresholds
+from runner.yamlpos import Map, Node, Scalar, Seq, join, to_plain
+
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def describe(node: Node | None) -> str:
+    """A wrong value as messages show it: ``the string 'abc'``, ``a list``, ``-1``."""
+    if node is None:
+        return "nothing"
+    if isinstance(node, Seq):
+        return "a list"
+    if isinstance(node, Map):
+        return "a mapping"
+    value = node.value
+    kind = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(type(value), "null")
+    if node.interpolated:
+        return f"{kind} from {node.source!r}"
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"a boolean ({node.text})"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    return node.text
+
+
+def shown(node: Scalar) -> str:
+    """The value's text for a message, quoted; as written in the file if it came from the environment."""
+    return repr(node.source if node.interpolated else node.text)
+
+
+def did_you_mean(word: str, choices: Collection[str], *, listing: str = "allowed") -> str:
+    close = difflib.get_close_matches(word.lower(), [c.lower() for c in choices], n=1)
+    if close:
+        original = next(c for c in choices if c.lower() == close[0])
+        return f"did you mean {original!r}?"
+    return f"{listing}: {', '.join(choices)}"
+
+
+def listing(words: Sequence[str], last: str = "and") -> str:
+    """``["a", "b", "c"]`` -> ``"a, b and c"``."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {last} {words[-1]}"
+
+
+def which_modes(accepted: Sequence[str], every: Sequence[str]) -> str:
+    """``voice and text modes``, ``vapi mode``, or ``every mode but email and json``."""
+    others = [m for m in every if m not in accepted]
+    if 0 < len(others) <= 2:
+        return f"every mode but {listing(others)}"
+    return f"{listing(accepted)} mode{'s' if len(accepted) > 1 else ''}"
+
+
+class Fields:
+    """Error construction bound to one file."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def fail(self, at: Node | int | None, path: str, message: str, hint: str | None = None) -> NoReturn:
+        line = at if isinstance(at, int) or at is None else at.line
+        raise ConfigError(message, file=self.file, line=line, key=path or None, hint=hint)
+
+    def section(
+        self, node: Node | None, path: str, allowed: Sequence[str], *, line: int, extensions: bool = False
+    ) -> Section:
+        """A mapping whose keys must be among ``allowed`` (or start with ``x-`` if ``extensions``);
+        null or absent is an empty one at ``line``."""
+        if node is None or (isinstance(node, Scalar) and node.value is None):
+            return Section(self, Map((), node.line if node else line), path)
+        if not isinstance(node, Map):
+            self.fail(node, path, f"expected a mapping with keys {listing(allowed)}, got {describe(node)}")
+        for key, _ in node.entries:
+            if key.text not in allowed and not (extensions and key.text.startswith("x-")):
+                self.fail(key, path, f"unknown key {key.text!r}", hint=did_you_mean(key.text, allowed))
+        return Section(self, node, path)
+
+    def thresholds(self, node: Node | None, path: str) -> Thresholds:
+        """Compile a ``thresholds:`` mapping, locating any error at the exact scalar that caused it."""
+        if node is None:
+            return Thresholds()
+        if not isinstance(node, Map) and not (isinstance(node, Scalar) and node.value is None):
+            self.fail(
+                node,
+                path,
+                f"expected a mapping of thresholds, got {describe(node)}",
+                hint='e.g. thresholds: {success_rate: ">= 90%", max_failed_runs: 1}',
+            )
+        self.section(node, path, THRESHOLD_KEYS, line=node.line)
+        try:
+            return compile_thresholds(to_plain(node))
+        except ThresholdSyntaxError as exc:
+            where = _locate(node, exc.key)
+            self.fail(where, join(path, exc.key) if exc.key else path, exc.message, hint=exc.hint)
+
+    # -- scalars ---------------------------------------------------------------------------------------
+
+    def scalar(self, node: Node, path: str, expected: str) -> Scalar:
+        if not isinstance(node, Scalar) or node.value is None:
+            self.fail(node, path, f"expected {expected}, got {describe(node)}")
+        return node
+
+    def integer(
+        self, node: Node, path: str, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
+        expected = _int_range(minimum, maximum)
+        scalar = self.scalar(node, path, expected)
+        value: object = scalar.value
+        if scalar.interpolated and isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+            value = int(value)  # "${N}" quoted (e.g. inside [ ]): the variable's text is the number
+        if not isinstance(value, int) or isinstance(value, bool):
+            self.fail(node, path, f"expected {expected}, got {describe(node)}")
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            self.fail(node, path, f"expected {expected}, got {describe(node)}")
+        return value
+
+    def number(
+        self, node: Node, path: str, *, above: float | None = None, minimum: float | None = None
+    ) -> float:
+        expected = "a number" + (f" > {above:g}" if above is not None else "")
+        expected += f" >= {minimum:g}" if minimum is not None else ""
+        scalar = self.scalar(node, path, expected)
+        value: object = scalar.value
+        if scalar.interpolated and isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+            value = float(value)  # "${N}" quoted: the variable's text is the number
+        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+            self.fail(node, path, f"expected {expected}, got {describe(node)}")
+        if (above is not None and value <= above) or (minimum is not None and value < minimum):
+            self.fail(node, path, f"expected {expected}, got {describe(node)}")
+        return float(value)
+
+    def string(self, node: Node, path: str, *, what: str = "a string") -> str:
+        """Any non-empty scalar as its text: ``name: 2024`` is the string "2024" (YAML typing is not
+        meaningful for identifiers); an empty value is an error."""
+        scalar = self.scalar(node, path, what)
+        if not scalar.text.strip():
+            self.fail(node, path, f"expected {what}, got an empty value")
+        return scalar.text
+
+    def duration(self, node: Node, path: str) -> float:
+        """A duration > 0 (``30s``, ``5m``, ``1h30m``, ``250ms``; a bare number is seconds)."""
+        scalar = self.scalar(node, path, "a duration")
+        value = scalar.value
+        if isinstance(value, bool):
+            self.fail(node, path, f"expected a duration, got {describe(node)}", hint=EXAMPLES)
+        try:
+            seconds = parse_duration(value if isinstance(value, int | float) else scalar.text)
+        except ValueError:
+            self.fail(node, path, f"expected a duration, got {describe(node)}", hint=EXAMPLES)
+        if seconds <= 0:
+            self.fail(node, path, f"expected a duration > 0, got {describe(node)}", hint=EXAMPLES)
+        return seconds
+
+    def choice(self, node: Node, path: str, choices: Sequence[str], *, what: str) -> str:
+        text = self.string(node, path, what=what)
+        if text not in choices:
+            self.fail(
+                node,
+                path,
+                f"unknown {what} {shown(self.scalar(node, path, what))}",
+                did_you_mean(text, choices),
+            )
+        return text
+
+    def url(self, node: Node, path: str, schemes: Sequence[str], *, example: str) -> tuple[str, SplitResult]:
+        """A URL with one of ``schemes``, a host, and no credentials, query or fragment."""
+        text = self.string(node, path, what="a URL").strip()
+        scalar = self.scalar(node, path, "a URL")
+        parts = urlsplit(text)
+        if "@" in parts.netloc:  # checked first: such a URL is never echoed
+            self.fail(node, path, "the URL must not contain credentials", hint="put API keys in api_key")
+        if parts.scheme not in schemes:
+            kind = " or ".join(schemes)
+            article = "an" if kind[0] in "aeioh" else "a"
+            self.fail(
+                node, path, f"expected {article} {kind} URL, got {shown(scalar)}", hint=f"e.g. {example}"
+            )
+        try:
+            parts.port  # noqa: B018 (raises on a bad port)
+        except ValueError:
+            self.fail(node, path, f"the URL {shown(scalar)} has an invalid port")
+        if not parts.hostname:
+            self.fail(node, path, f"the URL {shown(scalar)} has no host", hint=f"e.g. {example}")
+        if parts.query or parts.fragment:
+            self.fail(node, path, f"the URL {shown(scalar)} must not have a query or fragment")
+        return text, parts
+
+    # -- lists -----------------------------------------------------------------------------------------
+
+    def items(self, node: Node, path: str, what: str, *, allow_empty: bool = False) -> list[tuple[Node, str]]:
+        """The items of a list with their paths; a single scalar is not promoted to a list."""
+        if not isinstance(node, Seq):
+            hint = f"write a YAML list, e.g. [{_eg(what)}]"
+            self.fail(node, path, f"expected a list of {what}, got {describe(node)}", hint=hint)
+        if not node.items and not allow_empty:
+            self.fail(node, path, f"the list of {what} is empty", hint="list at least one, or remove the key")
+        return [(item, f"{path}[{i}]") for i, item in enumerate(node.items)]
+
+    def int_list(self, node: Node, path: str, what: str) -> tuple[int, ...]:
+        return tuple(self.integer(item, p, minimum=1) for item, p in self.items(node, path, what))
+
+    def str_list(self, node: Node, path: str, what: str, *, allow_empty: bool = False) -> tuple[str, ...]:
+        items = self.items(node, path, what, allow_empty=allow_empty)
+        return tuple(self.string(item, p) for item, p in items)
+
+
+class Section:
+    """A checked mapping: look up entries by key, with their paths and lines."""
+
+    def __init__(self, fields: Fields, node: Map, path: str) -> None:
+        self.fields = fields
+        self.node = node
+        self.path = path
+        self.entries = {key.text: (key, value) for key, value in node.entries}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.entries
+
+    def get(self, name: str) -> Node | None:
+        entry = self.entries.get(name)
+        return entry[1] if entry else None
+
+    def key_line(self, name: str) -> int:
+        return self.entries[name][0].line
+
+    def sub(self, name: str) -> str:
+        return join(self.path, name)
+
+    def require(self, name: str, hint: str | None = None) -> Node:
+        node = self.get(name)
+        if node is None:
+            self.fields.fail(self.node.line, self.path, f"missing required key {name!r}", hint=hint)
+        return node
+
+
+def _int_range(minimum: int | None, maximum: int | None) -> str:
+    if minimum is not None and maximum is not None:
+        return f"an integer from {minimum} to {maximum}"
+    if minimum is not None:
+        return f"an integer >= {minimum}"
+    return "an integer"
+
+
+def _eg(what: str) -> str:
+    return "1, 2" if "id" in what else "a, b"
+
+
+def _locate(node: Node, key: str) -> Node:
+    """The node at a thresholds key path (``success_rate``, ``metrics.Latency[1]``), else the nearest."""
+    if not isinstance(node, Map):
+        return node
+    entries = {k.text: v for k, v in node.entries}
+    head, _, rest = key.partition(".")
+    child = entries.get(head)
+    if child is None:
+        return node
+    if not rest or not isinstance(child, Map):
+        return child
+    m = re.fullmatch(r"(.*)\[(\d+)\]", rest)
+    name, index = (m.group(1), int(m.group(2))) if m else (rest, None)
+    metric = next((v for k, v in child.entries if k.text == name), None)
+    if metric is None:
+        return child
+    if index is not None and isinstance(metric, Seq) and index < len(metric.items):
+        return metric.items[index]
+    return metric

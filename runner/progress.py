@@ -96,21 +96,19 @@ class ConsoleProgress:
 
     def gate_done(self, gate: GateSpec, execution: GateExecution) -> None:
         verdict = evaluate_gate(execution, self._thresholds.get(gate.name, gate.thresholds))
-        checks = "; ".join(
-            f"{check.check_id} {check.observed_text} (required {check.expression})"
-            for check in verdict.checks
-        )
-        head = f"{_MARK[verdict.status]} in {fmt_duration(execution.duration_s)}"
+        head = f"[{gate.name}] {_MARK[verdict.status]} in {fmt_duration(execution.duration_s)}"
+        if verdict.status is GateStatus.PASSED:
+            checks = "; ".join(f"{c.check_id} {c.observed_text} ({c.expression})" for c in verdict.checks)
+            self.line(f"{head}: {one_line(checks, 800)}")
+            return
+        bad = [check for check in verdict.checks if check.status is not CheckStatus.PASSED]
         if execution.failure is not None:
             head += f" — {execution.failure.kind.value}: {one_line(execution.failure.message, 300)}"
-        self.line(
-            f"[{gate.name}] {head}: {one_line(checks, 600)}", always=verdict.status is not GateStatus.PASSED
-        )
-        for check in verdict.checks:
-            if check.status in (CheckStatus.FAILED, CheckStatus.INCONCLUSIVE):
-                self.line(
-                    f"[{gate.name}]   {check.status.value}: {one_line(check.summary, 500)}", always=True
-                )
+        self.line(f"{head}: {len(bad)} of {len(verdict.checks)} checks did not pass", always=True)
+        if execution.failure is not None:
+            return  # every check says the same thing: the gate did not finish
+        for check in bad:
+            self.line(f"[{gate.name}]   {check.status.value}: {one_line(check.summary, 500)}", always=True)
 
     def interrupted(self, signal_name: str) -> None:
         self.line(f"regate: {signal_name} received: writing reports, then ending remote calls", always=True)

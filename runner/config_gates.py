@@ -297,12 +297,15 @@ class _Gate:
                 f"{path}.pipecat_room_url",
                 ("https", "http"),
                 example="https://example.daily.co/room",
+                allow_query=True,
             )
             return ScenarioRef(ref_id, pipecat_room_url=room)
         return ScenarioRef(ref_id)
 
     def _ws_url(self, node: Node, path: str) -> str:
-        url, _ = self.fields.url(node, path, ("wss", "ws"), example="wss://agent.example.com/ws")
+        url, _ = self.fields.url(
+            node, path, ("wss", "ws"), example="wss://agent.example.com/ws", allow_query=True
+        )
         return url
 
     def _frequency(self, node: Node, path: str) -> int:

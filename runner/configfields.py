@@ -183,8 +183,14 @@ class Fields:
             )
         return text
 
-    def url(self, node: Node, path: str, schemes: Sequence[str], *, example: str) -> tuple[str, SplitResult]:
-        """A URL with one of ``schemes``, a host, and no credentials, query or fragment."""
+    def url(
+        self, node: Node, path: str, schemes: Sequence[str], *, example: str, allow_query: bool = False
+    ) -> tuple[str, SplitResult]:
+        """A URL with one of ``schemes``, a host, and no credentials or fragment; a query only if allowed.
+
+        An agent's websocket or room URL may need a query (a variant, a room token); an API base URL never
+        does, and a query there would be appended to every request path.
+        """
         text = self.string(node, path, what="a URL").strip()
         scalar = self.scalar(node, path, "a URL")
         parts = urlsplit(text)
@@ -202,8 +208,9 @@ class Fields:
             self.fail(node, path, f"the URL {shown(scalar)} has an invalid port")
         if not parts.hostname:
             self.fail(node, path, f"the URL {shown(scalar)} has no host", hint=f"e.g. {example}")
-        if parts.query or parts.fragment:
-            self.fail(node, path, f"the URL {shown(scalar)} must not have a query or fragment")
+        if parts.fragment or (parts.query and not allow_query):
+            what = "a fragment" if allow_query else "a query or fragment"
+            self.fail(node, path, f"the URL {shown(scalar)} must not have {what}")
         return text, parts
 
     # -- lists -----------------------------------------------------------------------------------------

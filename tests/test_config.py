@@ -497,7 +497,7 @@ def test_mode_specific_keys_land_in_the_gate() -> None:
     (ws,) = load(VALID / "mode_websocket.yaml").gates
     assert ws.scenarios == (  # a scenario without its own URL gets the gate's
         ScenarioRef(1, websocket_url="wss://agent.example.com/ws"),
-        ScenarioRef(2, websocket_url="ws://127.0.0.1:8765/agent"),
+        ScenarioRef(2, websocket_url="ws://127.0.0.1:8765/agent?variant=b"),  # an agent URL may need a query
     )
     assert (ws.frequency, ws.mock_tool_names) == (100, ("lookup_order",))
     (v1,) = load(VALID / "mode_pipecat_v1.yaml").gates

@@ -33,7 +33,10 @@ async def open_providers(config: Config) -> AsyncIterator[Mapping[str, Provider]
         providers: dict[str, Provider] = {}
         if config.cekura is not None:
             base_url = config.cekura.base_url
+            # Proxy variables are honoured for real platforms, never for the local simulator.
+            trust_env = True
             if config.cekura.is_simulator:
+                trust_env = False
                 from runner.simulator.server import EmbeddedSimulator
 
                 sim = EmbeddedSimulator(
@@ -53,7 +56,7 @@ async def open_providers(config: Config) -> AsyncIterator[Mapping[str, Provider]
                     max_connections=d.concurrency + 4, max_keepalive_connections=d.concurrency
                 ),
                 follow_redirects=False,
-                trust_env=True,
+                trust_env=trust_env,
             )
             provider = CekuraProvider(client, config.cekura.api_key)
             stack.push_async_callback(provider.aclose)

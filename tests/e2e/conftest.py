@@ -92,7 +92,9 @@ def sim_factory() -> Iterator[Any]:
         stop(sim.process)
 
 
-def write_config(path: Path, base_url: str, gates: str, *, timeout: str = "60s", extra_defaults: str = "") -> Path:
+def write_config(
+    path: Path, base_url: str, gates: str, *, timeout: str = "60s", extra_defaults: str = ""
+) -> Path:
     path.write_text(
         f"""version: 1
 providers:
@@ -118,7 +120,14 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*_regate(), *args], capture_output=True, text=True, env=env or cli_env(), timeout=timeout, check=False
+        [*_regate(), *args],
+        capture_output=True,
+        text=True,
+        env=env or cli_env(),
+        timeout=timeout,
+        check=False,
     )

@@ -87,7 +87,7 @@ def test_a_regressed_agent_fails_with_exit_1_and_says_why(sim_factory: Any, tmp_
     statuses = {gate["name"]: gate["status"] for gate in report["gates"]}
     assert statuses == {"smoke": "passed", "regressed": "failed"}
     markdown = (out / "summary.md").read_text(encoding="utf-8")
-    assert "regressed" in markdown and "success_rate" in markdown
+    assert "regressed" in markdown and "success\\_rate" in markdown  # Markdown-escaped check id
     assert summary.read_text(encoding="utf-8").startswith("previous step\n")  # appended, not overwritten
     assert "[regressed]   failed: success_rate" in done.stderr
     assert_no_key(done.stdout, done.stderr, *read_all(out))
@@ -158,8 +158,10 @@ def test_a_config_typo_exits_2_with_file_line_and_hint_and_no_traceback(tmp_path
         encoding="utf-8",
     )
     for command in ("run", "validate"):
-        done = run_cli(command, str(cfg), "--out", str(tmp_path / "o")) if command == "run" else run_cli(
-            command, str(cfg)
+        done = (
+            run_cli(command, str(cfg), "--out", str(tmp_path / "o"))
+            if command == "run"
+            else run_cli(command, str(cfg))
         )
         assert done.returncode == 2, done.stderr
         assert f"{cfg}:9" in done.stderr and "tagz" in done.stderr and "did you mean 'tags'" in done.stderr

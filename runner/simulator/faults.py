@@ -1,0 +1,258 @@
+"""Fault injection for the simulator: a compact spec, and a deterministic decision per request.
+
+Grammar (whitespace around tokens is ignored; rules are separated by ``;`` or ``,``)::
+
+    SPEC   := RULE { ";" RULE }
+    RULE   := GROUP ":" FAULT [ "=" ARG ] [ "@" WHEN ]       WHEN omitted = every request of the group
+    GROUP  := start | results | list | runs | actions | testsets | *
+    WHEN   := P        each request with probability P: 0.3 or 30%  (0 < P <= 1)
+            | #N       only the N-th request of the group (1-based)
+            | #N-M     requests N..M of the group
+            | #N-      request N and every later one
+
+    examples:  results:429=2@0.3;results:503@#2;start:drop@#1;results:reset@#3-4;start:never@#1
+
+Endpoint groups: ``start`` every run_scenarios* POST; ``results`` GET results/{id}/; ``list`` GET results/;
+``runs`` runs bulk, GET and PATCH of one run; ``actions`` end_calls, rerun, create_shareable_link_token,
+evaluate_metrics; ``testsets`` create_from_run; ``*`` any of them (counted over all API requests).
+The ``/__sim/*`` endpoints are never faulted.
+
+Faults, and whether the request is processed (matters for POSTs that start billed runs):
+
+    429[=S]            not processed; 429 with ``Retry-After: S`` (default 1)
+    500|502|503|504    not processed; that status with an HTML body, like a proxy or crashed server
+    reset              not processed; the connection is closed abruptly without a response
+    drop               processed (a start is stored), then the connection is reset: the client cannot
+                       know whether its request took effect, so it must not blindly retry a start
+    slow[=S]           processed; the response is delayed S simulated seconds (default 5)
+    malformed          processed; a 2xx answer's body is replaced by an HTML page (not JSON)
+    truncated          processed; a 2xx answer's JSON body is cut in half
+    missing[=FIELD]    processed; FIELD (default ``status``) is removed from the 2xx answer's object, or
+                       from each item of a list answer
+    unknown_status[=V] processed; ``status`` becomes V (default ``exploding``) in the 2xx answer
+    never              start only; the result is created but its runs never finish
+
+Decisions are deterministic: each group counts its requests, and a probability rule draws from
+``random.Random(f"{seed}:{rule index}:{group}:{request number}")``. The first matching rule wins.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from runner.errors import UsageError
+from runner.simulator.wire import SimResponse, json_response
+
+GROUPS = ("start", "results", "list", "runs", "actions", "testsets", "*")
+
+
+class FaultKind(StrEnum):
+    TOO_MANY = "429"
+    E500 = "500"
+    E502 = "502"
+    E503 = "503"
+    E504 = "504"
+    RESET = "reset"
+    DROP = "drop"
+    SLOW = "slow"
+    MALFORMED = "malformed"
+    TRUNCATED = "truncated"
+    MISSING = "missing"
+    UNKNOWN_STATUS = "unknown_status"
+    NEVER = "never"
+
+
+# Faults answered instead of processing the request.
+REFUSING = frozenset({FaultKind.TOO_MANY, FaultKind.E500, FaultKind.E502, FaultKind.E503, FaultKind.E504})
+REFUSING |= {FaultKind.RESET}
+# Faults that rewrite a processed 2xx answer.
+MANGLING = frozenset({FaultKind.MALFORMED, FaultKind.TRUNCATED, FaultKind.MISSING, FaultKind.UNKNOWN_STATUS})
+_DEFAULT_ARG = {
+    FaultKind.TOO_MANY: "1",
+    FaultKind.SLOW: "5",
+    FaultKind.MISSING: "status",
+    FaultKind.UNKNOWN_STATUS: "exploding",
+}
+_RULE = re.compile(r"^(?P<group>[^:]+):(?P<fault>[^=@]+)(?:=(?P<arg>[^@]*))?(?:@(?P<when>.*))?$")
+_HINT = "fault spec syntax: GROUP:FAULT[=ARG][@WHEN];... e.g. results:429=2@0.3;start:drop@#1"
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    kind: FaultKind
+    arg: str | None = None
+
+    @property
+    def value(self) -> str:
+        """The argument, or its default (the field for ``missing``, the status for ``unknown_status``)."""
+        return self.arg or _DEFAULT_ARG.get(self.kind, "")
+
+    @property
+    def seconds(self) -> float:
+        """Retry-After (429) or delay (slow), in seconds."""
+        return float(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class FaultRule:
+    group: str
+    fault: Fault
+    probability: float | None = None  # None = by schedule
+    first: int = 1  # schedule: requests first..last (1-based, inclusive)
+    last: float = float("inf")
+
+    def matches(self, seed: int, index: int, n: int) -> bool:
+        if self.probability is None:
+            return self.first <= n <= self.last
+        draw = random.Random(f"{seed}:{index}:{self.group}:{n}").random()  # noqa: S311 - simulation, not crypto
+        return draw < self.probability
+
+
+@dataclass(frozen=True, slots=True)
+class FaultPlan:
+    rules: tuple[FaultRule, ...] = ()
+    spec: str = ""
+
+
+def parse_faults(spec: str | None) -> FaultPlan:
+    """Parse a fault spec (grammar in the module docstring); raise UsageError naming the bad part."""
+    if spec is None or not spec.strip():
+        return FaultPlan()
+    rules = [_parse_rule(part.strip()) for part in re.split(r"[;,]", spec) if part.strip()]
+    return FaultPlan(tuple(rules), spec.strip())
+
+
+def _bad(part: str, why: str, hint: str = _HINT) -> UsageError:
+    return UsageError(f"bad fault rule {part!r}: {why}", hint=hint)
+
+
+def _parse_rule(part: str) -> FaultRule:
+    m = _RULE.match(part)
+    if m is None:
+        raise _bad(part, "expected GROUP:FAULT[=ARG][@WHEN]")
+    group = m["group"].strip()
+    if group not in GROUPS:
+        raise _bad(part, f"unknown endpoint group {group!r}", f"groups are: {', '.join(GROUPS)}")
+    name = m["fault"].strip()
+    try:
+        kind = FaultKind(name)
+    except ValueError:
+        raise _bad(
+            part, f"unknown fault {name!r}", f"faults are: {', '.join(k.value for k in FaultKind)}"
+        ) from None
+    arg = None if m["arg"] is None else m["arg"].strip()
+    fault = _check_arg(part, kind, arg)
+    if kind is FaultKind.NEVER and group != "start":
+        raise _bad(part, "fault 'never' applies to the start group only", "write start:never@...")
+    when = (m["when"] or "").strip()
+    if m["when"] is not None and not when:
+        raise _bad(part, "nothing after '@'", "write @0.3, @30%, @#2, @#2-4 or @#2-")
+    if not when:
+        return FaultRule(group, fault, probability=None)
+    if when.startswith("#"):
+        sched = re.fullmatch(r"#(\d+)(?:(-)(\d*))?", when)
+        if sched is None:
+            raise _bad(part, f"bad schedule {when!r}", "write #N, #N-M or #N- (request numbers start at 1)")
+        first = int(sched[1])
+        last: float = first if sched[2] is None else (int(sched[3]) if sched[3] else float("inf"))
+        if first < 1 or last < first:
+            raise _bad(part, f"bad schedule {when!r}", "request numbers start at 1 and N <= M")
+        return FaultRule(group, fault, None, first, last)
+    try:
+        p = float(when[:-1]) / 100 if when.endswith("%") else float(when)
+    except ValueError:
+        raise _bad(
+            part, f"bad probability {when!r}", "write a number in (0, 1] such as 0.3, or a percent: 30%"
+        ) from None
+    if not 0 < p <= 1:
+        raise _bad(part, f"probability {when!r} is outside (0, 1]", "write e.g. 0.3 or 30%")
+    return FaultRule(group, fault, probability=p)
+
+
+def _check_arg(part: str, kind: FaultKind, arg: str | None) -> Fault:
+    if arg is None:
+        return Fault(kind)
+    if kind not in _DEFAULT_ARG:
+        raise _bad(part, f"fault {kind.value!r} takes no argument", f"write {kind.value} without '='")
+    if kind in (FaultKind.TOO_MANY, FaultKind.SLOW):
+        try:
+            ok = float(arg) >= 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise _bad(
+                part, f"{kind.value} needs a number of seconds >= 0, got {arg!r}", f"e.g. {kind.value}=2"
+            )
+    elif not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", arg):
+        raise _bad(
+            part, f"{kind.value} needs a field name or status word, got {arg!r}", f"e.g. {kind.value}=x"
+        )
+    return Fault(kind, arg)
+
+
+class FaultInjector:
+    """Counts requests per group and decides each request's fault. Not thread-safe: callers serialise."""
+
+    def __init__(self, plan: FaultPlan | None, seed: int = 0) -> None:
+        self.plan = plan or FaultPlan()
+        self.seed = seed
+        self.counts: dict[str, int] = {}
+        self.injected: dict[str, int] = {}
+
+    def decide(self, group: str) -> Fault | None:
+        n = self.counts[group] = self.counts.get(group, 0) + 1
+        total = self.counts["*"] = self.counts.get("*", 0) + 1
+        for index, rule in enumerate(self.plan.rules):
+            if rule.group not in (group, "*"):
+                continue
+            if rule.matches(self.seed, index, total if rule.group == "*" else n):
+                return rule.fault
+        return None
+
+    def record(self, fault: Fault) -> None:
+        """Count a fault that was actually applied (mangling faults apply only to 2xx JSON answers)."""
+        self.injected[fault.kind.value] = self.injected.get(fault.kind.value, 0) + 1
+
+
+# -- carrying faults out (shared by every transport) ---------------------------------------------------
+
+
+def refusal(fault: Fault) -> SimResponse:
+    """The answer to a request a REFUSING fault stops: 429 (JSON, Retry-After), a 5xx page, or a reset."""
+    if fault.kind is FaultKind.RESET:
+        return SimResponse(0, reset=True)
+    if fault.kind is FaultKind.TOO_MANY:
+        wait = math.ceil(fault.seconds)  # Retry-After takes whole seconds
+        detail = f"Request was throttled. Expected available in {wait} seconds."
+        return json_response(429, {"detail": detail}, (("Retry-After", str(wait)),))
+    titles = {"500": "Internal Server Error", "502": "Bad Gateway", "503": "Service Unavailable"}
+    title = f"{fault.kind.value} {titles.get(fault.kind.value, 'Gateway Timeout')}"
+    page = f"<html><head><title>{title}</title></head><body><center><h1>{title}</h1></center></body></html>\n"
+    return SimResponse(int(fault.kind.value), (("Content-Type", "text/html"),), page.encode())
+
+
+def mangle(fault: Fault, body: bytes) -> bytes:
+    """A processed 2xx JSON body as a MANGLING fault spoils it."""
+    if fault.kind is FaultKind.MALFORMED:
+        return b"<html><body><h1>Upstream returned an invalid response</h1></body></html>\n"
+    if fault.kind is FaultKind.TRUNCATED:
+        return body[: max(1, len(body) // 2)]
+    data = json.loads(body)
+    name = fault.value if fault.kind is FaultKind.MISSING else "status"
+    # The top-level object when it has the field, else the items of a list answer (runs bulk, results list).
+    if isinstance(data, dict) and name in data:
+        targets = [data]
+    else:
+        items = data if isinstance(data, list) else data.get("results", []) if isinstance(data, dict) else []
+        targets = [i for i in items if isinstance(i, dict) and name in i]
+    for target in targets:
+        if fault.kind is FaultKind.MISSING:
+            del target[name]
+        else:
+            target[name] = fault.value
+    return json.dumps(data, ensure_ascii=False).encode()

@@ -171,7 +171,7 @@ async def test_an_unnamed_mode_whose_start_dropped_fails_closed_without_a_second
     tmp_path: Path,
 ) -> None:
     """Websocket bodies have no name to search by: the gate is an InfraError, and nothing is re-sent."""
-    gates = "\n  - {name: ws, agent: 101, mode: websocket, websocket_url: 'wss://a.test/ws', scenarios: [201]}\n"
+    gates = "\n  - {name: ws, agent: 101, mode: websocket, websocket_url: 'wss://a.test', scenarios: [201]}\n"
     config = make_config(tmp_path, gates)
     clock = FakeClock()
     provider, app = sim_provider(clock, faults="start:drop@#1")

@@ -238,10 +238,13 @@ async def _run_gate(state: _GateState, provider: Provider, shared: _Shared) -> N
         finally:
             state.t1 = clock.now()
         state.finished = True
-        if state.failure is not None:
+        shared.events.gate_done(spec, state.execution(clock.now(), None))
+        # A gate that gave up on its own ends its calls now, so they do not run (and bill) while other
+        # gates go on. At the overall deadline every gate stops at once: the reports come first, and
+        # the clean-up after them ends the calls of all of them.
+        if state.failure is not None and clock.now() < shared.overall_deadline:
             with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
                 await _end_remote(state, provider)
-        shared.events.gate_done(spec, state.execution(clock.now(), None))
 
 
 def _fmt_seconds(seconds: float) -> str:

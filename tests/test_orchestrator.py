@@ -171,8 +171,10 @@ async def test_a_gate_that_never_finishes_times_out_and_its_calls_are_ended() ->
 
 @pytest.mark.anyio
 async def test_the_overall_deadline_bounds_every_gate() -> None:
+    """Every gate stops at the overall deadline; reports are written, then all remote calls are ended."""
     fake = FakeProvider({"a": ["running"], "b": ["running"]})
-    summary, _ = await run(config(spec("a"), spec("b"), overall_timeout=30.0), fake)
+    summary, lines = await run(config(spec("a"), spec("b"), overall_timeout=30.0), fake)
+    assert "reports cancelled=[]" in lines  # at the overall deadline, reports come before the clean-up
     for execution in summary.executions:
         assert execution.failure is not None and execution.failure.kind is FailureKind.TIMEOUT
         assert "overall deadline" in execution.failure.message

@@ -17,8 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import xmlschema
 
 from tests.e2e.conftest import API_KEY, cli_env, run_cli, write_config
+from tests.reporters.xml_support import (
+    XSD_PATH,
+    counts_by_elements,
+    counts_by_junitparser,
+    counts_by_xunitparser,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -46,10 +53,15 @@ def junit_counts(path: Path) -> tuple[int, int]:
 
 
 def assert_reports_agree(out: Path, exit_code: int) -> dict[str, Any]:
+    """JSON, JUnit and exit code agree; the JUnit file is schema-valid and its consumers agree on it."""
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert report["exit_code"] == exit_code
     failures, errors = junit_counts(out / "junit.xml")
     assert (failures + errors == 0) == (exit_code == 0)
+    xml = (out / "junit.xml").read_text(encoding="utf-8")
+    if XSD_PATH.is_file():  # the schema lives in ../shared; without it the other checks still run
+        xmlschema.XMLSchema(str(XSD_PATH)).validate(xml)
+    assert counts_by_junitparser(xml) == counts_by_xunitparser(xml) == counts_by_elements(xml)
     assert (out / "summary.md").is_file()
     return report
 

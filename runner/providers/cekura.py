@@ -91,7 +91,8 @@ class CekuraProvider:
                 follow_redirects=False,
             )
         except _NOT_SENT as exc:
-            raise TransientError(f"{what}: could not connect ({type(exc).__name__})") from exc
+            where = self._client.base_url.netloc.decode("ascii", "replace")
+            raise TransientError(f"{what}: could not connect to {where} ({type(exc).__name__})") from exc
         except httpx.TimeoutException as exc:
             if starts_runs:
                 raise StartOutcomeUnknown(f"{what}: timed out waiting for the answer") from exc

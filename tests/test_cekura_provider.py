@@ -299,7 +299,10 @@ POLL_ERRORS = [
         id="redirect-not-followed",
     ),
     pytest.param(
-        lambda r: httpx.Response(200, content=b'{"id": 1, "sta'), ProtocolError, None, id="truncated"
+        lambda r: httpx.Response(200, content=b'{"id": 1, "sta'),
+        TransientError,
+        None,
+        id="truncated-asked-again",
     ),
 ]
 

@@ -201,6 +201,7 @@ async def test_results_that_never_finish_time_out_and_their_calls_are_ended(tmp_
         pytest.param("results:429=3@0.3", id="429-with-retry-after"),
         pytest.param("results:503@0.3;results:502@0.1", id="5xx"),
         pytest.param("results:reset@0.3", id="connection-reset"),
+        pytest.param("results:truncated@0.2;results:malformed@0.2", id="garbled-polls"),
         pytest.param("start:429=2@#1;results:slow=3@0.5", id="start-429-then-slow"),
     ],
 )
@@ -247,3 +248,15 @@ async def test_a_dropped_start_surfaces_as_unknown_never_as_retryable() -> None:
         await provider.start(gate(scenarios=(ScenarioRef(201),)), "ref")
     found = await provider.find_started(gate(scenarios=(ScenarioRef(201),)), "ref")
     assert found is not None and found.result_id.isdigit()
+
+
+@pytest.mark.anyio
+async def test_a_platform_that_keeps_answering_garbage_ends_as_an_infra_error(tmp_path: Path) -> None:
+    """Garbled polls are asked again, but only within the retry budget: never a pass, never a hang."""
+    config = make_config(tmp_path, "\n  - {name: smoke, agent: 101, tags: [smoke]}\n")
+    clock = FakeClock()
+    provider, _ = sim_provider(clock, faults="results:malformed")
+    summary = await run(config, provider, clock)
+    (execution,) = summary.executions
+    assert execution.failure is not None and execution.failure.kind is FailureKind.INFRA
+    assert "polling kept failing" in execution.failure.message and "not JSON" in execution.failure.message

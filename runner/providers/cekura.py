@@ -161,8 +161,13 @@ class CekuraProvider:
         return self._started(found[0], reference)
 
     async def poll(self, started: StartedResult) -> ResultSnapshot:
-        data = await self._call("GET", f"{RESULTS}{started.result_id}/")
-        snapshot = map_result(data)
+        try:
+            data = await self._call("GET", f"{RESULTS}{started.result_id}/")
+            snapshot = map_result(data)
+        except ProtocolError as exc:
+            # A garbled answer to an idempotent GET (a proxy page, a cut body) is worth asking again;
+            # the gate's retry budget still ends it if the platform keeps answering garbage.
+            raise TransientError(f"{exc.message} (asking again)") from exc
         if snapshot.result_id != started.result_id:
             raise ProtocolError(f"asked for result {started.result_id}, got result {snapshot.result_id}")
         return snapshot

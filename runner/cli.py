@@ -136,7 +136,9 @@ def _cmd_run(args: argparse.Namespace, env: dict[str, str], out: _Output) -> int
     verdicts: list[Verdict] = []
     write_failed: list[str] = []
 
-    def finish(summary: RunSummary | None, runner_errors: Sequence[str] = ()) -> None:
+    def finish(
+        summary: RunSummary | None, runner_errors: Sequence[str] = (), *, internal_error: bool = False
+    ) -> None:
         executions = summary.executions if summary is not None else ()
         by_name = {spec.name: spec for spec in config.gates}
         verdict = evaluate(
@@ -147,6 +149,7 @@ def _cmd_run(args: argparse.Namespace, env: dict[str, str], out: _Output) -> int
             version=__version__,
             interrupted_by=summary.interrupted_by if summary is not None else None,
             runner_errors=runner_errors,
+            internal_error=internal_error,
         )
         verdicts.append(verdict)
         try:
@@ -170,6 +173,16 @@ def _cmd_run(args: argparse.Namespace, env: dict[str, str], out: _Output) -> int
                 raise
             _print_error(out, exc)
             finish(None, [exc.message])
+        except Exception as exc:
+            if verdicts:
+                raise
+            # A bug before any verdict: still leave reports behind that say so (exit 4 everywhere).
+            finish(
+                None,
+                [f"internal error: {type(exc).__name__}: {one_line(str(exc), 300)}"],
+                internal_error=True,
+            )
+            raise
 
     anyio.run(main_async)
     verdict = verdicts[0]

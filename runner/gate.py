@@ -80,6 +80,7 @@ _STATUS_FOR_CODE = {
     ExitCode.OK: VerdictStatus.PASSED,
     ExitCode.REGRESSION: VerdictStatus.FAILED,
     ExitCode.INCOMPLETE: VerdictStatus.INCOMPLETE,
+    ExitCode.INTERNAL: VerdictStatus.INCOMPLETE,
     ExitCode.SIGINT: VerdictStatus.INTERRUPTED,
     ExitCode.SIGTERM: VerdictStatus.INTERRUPTED,
 }
@@ -490,14 +491,21 @@ def evaluate_gate(execution: GateExecution, thresholds: Thresholds) -> GateVerdi
 
 
 def exit_code_for(
-    gates: Sequence[GateVerdict], *, runner_errors: Sequence[str] = (), interrupted_by: str | None = None
+    gates: Sequence[GateVerdict],
+    *,
+    runner_errors: Sequence[str] = (),
+    interrupted_by: str | None = None,
+    internal_error: bool = False,
 ) -> ExitCode:
     """The single place where the exit code is decided (design.md §2).
 
     SIGHUP has no code of its own in ``ExitCode``; it maps to 143 like SIGTERM (both mean "terminated").
+    A bug in regate (``internal_error``) is 4 whatever the gates say: nothing it produced can be trusted.
     """
     if interrupted_by is not None:
         return ExitCode.SIGINT if interrupted_by.strip().upper() in ("SIGINT", "INT") else ExitCode.SIGTERM
+    if internal_error:
+        return ExitCode.INTERNAL
     if any(gate.status is GateStatus.FAILED for gate in gates):
         return ExitCode.REGRESSION
     if (
@@ -519,10 +527,13 @@ def evaluate(
     version: str,
     interrupted_by: str | None = None,
     runner_errors: Sequence[str] = (),
+    internal_error: bool = False,
 ) -> Verdict:
     """Judge every gate and derive the one status and exit code all reports share."""
     gates = tuple(evaluate_gate(execution, thresholds) for execution, thresholds in executions)
-    code = exit_code_for(gates, runner_errors=runner_errors, interrupted_by=interrupted_by)
+    code = exit_code_for(
+        gates, runner_errors=runner_errors, interrupted_by=interrupted_by, internal_error=internal_error
+    )
     return Verdict(
         status=_STATUS_FOR_CODE[code],
         exit_code=code,

@@ -924,6 +924,20 @@ ERROR_GATE = execution(None, TIMEOUT, gate="times-out")
             VerdictStatus.INTERRUPTED,
             id="sighup-is-143",
         ),
+        pytest.param(
+            [PASSED_GATE, FAILED_GATE],
+            {"internal_error": True},
+            ExitCode.INTERNAL,
+            VerdictStatus.INCOMPLETE,
+            id="a-bug-is-4-whatever-the-gates-say",
+        ),
+        pytest.param(
+            [PASSED_GATE],
+            {"internal_error": True, "interrupted_by": "SIGTERM"},
+            ExitCode.SIGTERM,
+            VerdictStatus.INTERRUPTED,
+            id="an-interrupt-wins-over-a-bug",
+        ),
     ],
 )
 def test_exit_code_table(

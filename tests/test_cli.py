@@ -1,0 +1,56 @@
+"""The CLI's error boundary, in-process: exit codes, one-line errors without tracebacks, reports on a bug."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner import cli
+from runner.model import ExitCode
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_validate_accepts_the_shipped_configs_without_network(capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("demo.yaml", "demo-regression.yaml"):
+        assert cli.main(["validate", str(REPO / "configs" / name)], env={}) == ExitCode.OK
+    env = {"CEKURA_API_KEY": "k"}
+    assert cli.main(["validate", str(REPO / "configs" / "examples" / "cekura.yaml")], env=env) == ExitCode.OK
+    assert "is valid" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        pytest.param([], "required: command", id="no-command"),
+        pytest.param(["run"], "required: config", id="no-config"),
+        pytest.param(["frobnicate"], "invalid choice", id="unknown-command"),
+        pytest.param(["validate", "/nonexistent/regate.yaml"], "config file not found", id="missing-file"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line_and_a_hint(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(argv, env={}) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert needle in err and "regate: hint:" in err and "Traceback" not in err
+
+
+def test_a_bug_exits_4_and_still_leaves_reports_that_say_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise ZeroDivisionError("simulated bug")
+
+    monkeypatch.setattr(cli, "execute", broken)
+    out = tmp_path / "out"
+    code = cli.main(["run", str(REPO / "configs" / "demo.yaml"), "--out", str(out)], env={})
+    assert code == ExitCode.INTERNAL
+    err = capsys.readouterr().err
+    assert "internal error: ZeroDivisionError: simulated bug" in err and "Traceback" not in err
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["exit_code"] == 4
+    assert "RunnerError" in (out / "junit.xml").read_text(encoding="utf-8")

@@ -41,9 +41,8 @@ Summary formats (one line, at most 500 characters; details are multi-line):
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -57,14 +56,13 @@ from runner.model import (
     GateVerdict,
     ResultSnapshot,
     RunOutcome,
-    RunRecord,
     RunVerdict,
     Verdict,
     VerdictStatus,
 )
+from runner.runs import name_runs, natural_key
 from runner.thresholds import Comparison, MetricCheck, Op, Thresholds
 
-INFRA_STATUSES = frozenset({"failed", "timeout", "cancelled"})
 INCONCLUSIVE_TYPE = "GateInconclusive"
 SUMMARY_LIMIT = 500
 DETAIL_RUNS = 50  # runs listed in one check's details
@@ -84,51 +82,6 @@ _STATUS_FOR_CODE = {
     ExitCode.SIGINT: VerdictStatus.INTERRUPTED,
     ExitCode.SIGTERM: VerdictStatus.INTERRUPTED,
 }
-_DIGITS = re.compile(r"([0-9]+)")
-
-
-# --- runs -------------------------------------------------------------------------------------------
-
-
-def classify_run(record: RunRecord) -> RunOutcome:
-    status = record.status.strip().lower()
-    if record.infra_error or status in INFRA_STATUSES:
-        return RunOutcome.INFRA_ERROR
-    if record.terminal and status == "completed" and record.success is not None:
-        return RunOutcome.PASSED if record.success else RunOutcome.FAILED
-    return RunOutcome.INCOMPLETE
-
-
-def run_label(record: RunRecord) -> str:
-    """``<scenario> [<personality>]`` with whitespace collapsed (the name without its ``#NN``)."""
-    scenario = " ".join(record.scenario.split()) or f"scenario {record.scenario_id or '?'}"
-    personality = " ".join((record.personality or "").split())
-    return f"{scenario} [{personality}]" if personality else scenario
-
-
-def _natural(text: str) -> tuple[tuple[int, int, str], ...]:
-    """Sort key that orders "run-9" before "run-10"."""
-    return tuple(
-        (0, int(part), part) if _DIGITS.fullmatch(part) else (1, 0, part)
-        for part in _DIGITS.split(text)
-        if part
-    )
-
-
-def name_runs(records: Iterable[RunRecord]) -> tuple[RunVerdict, ...]:
-    """Judge and name runs: ``<scenario> [<personality>] #NN``, NN counting 1-based per label.
-
-    Runs are ordered by (label, scenario id, run id), numbers compared as numbers, so the names are
-    unique within the gate and the same set of names comes back when the same config runs again.
-    """
-    ordered = sorted(records, key=lambda r: (run_label(r), _natural(r.scenario_id or ""), _natural(r.run_id)))
-    seen: Counter[str] = Counter()
-    verdicts = []
-    for record in ordered:
-        label = run_label(record)
-        seen[label] += 1
-        verdicts.append(RunVerdict(record, classify_run(record), f"{label} #{seen[label]:02d}"))
-    return tuple(verdicts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,7 +350,7 @@ def _contradictions(snapshot: ResultSnapshot, tally: _Tally) -> list[str]:
             f"but {flagged}/{total} runs have success=true ({format_percent(flagged / total)})"
         )
     repeated = sorted(
-        (rid for rid, n in Counter(run.record.run_id for run in tally.runs).items() if n > 1), key=_natural
+        (rid for rid, n in Counter(run.record.run_id for run in tally.runs).items() if n > 1), key=natural_key
     )
     if repeated:
         found.append(f"run ids listed more than once: {', '.join(repeated[:5])}")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from runner.aggregates import format_number, format_percent, percentile
-from runner.gate import classify_run, evaluate, evaluate_gate, exit_code_for, name_runs
+from runner.gate import evaluate, evaluate_gate, exit_code_for
 from runner.model import (
     CheckStatus,
     ExitCode,
@@ -32,6 +32,7 @@ from runner.model import (
     RunRecord,
     VerdictStatus,
 )
+from runner.runs import classify_run, name_runs
 from runner.thresholds import Aggregate, Comparison, MetricCheck, Op, Thresholds
 
 # --- factories ------------------------------------------------------------------------------------

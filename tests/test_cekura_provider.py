@@ -265,6 +265,16 @@ START_ERRORS = [
     pytest.param(lambda r: httpx.Response(502), StartOutcomeUnknown, id="5xx-is-unknown"),
     pytest.param(lambda r: httpx.Response(401, json={"detail": "Invalid API key."}), AuthError, id="401"),
     pytest.param(
+        lambda r: httpx.Response(403, json={"detail": f"key {KEY} may not start runs"}),
+        AuthError,
+        id="403-echoing-the-key-is-masked",
+    ),
+    pytest.param(
+        lambda r: httpx.Response(400, json={"agent_id": [f"bad agent for {KEY}"]}),
+        RequestRejected,
+        id="400-echoing-the-key-is-masked",
+    ),
+    pytest.param(
         lambda r: httpx.Response(400, json=["Invalid personalities provided."]),
         RequestRejected,
         id="400-bare-list",

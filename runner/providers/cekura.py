@@ -38,20 +38,26 @@ RESULTS = "/test_framework/v1/results/"
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
-def _describe_rejection(response: httpx.Response) -> str:
-    """A short, secret-free summary of a DRF error body: field errors or a bare list, bounded."""
+def _describe_rejection(response: httpx.Response, secret: str) -> str:
+    """A short summary of a DRF error body (field errors or a bare list), bounded, with the key masked:
+    some servers echo the credential they refused, and this text reaches logs and reports."""
     try:
         body = response.json()
     except ValueError:
         return ""
+    text = ""
     if isinstance(body, dict):
         if "detail" in body:
-            return one_line(str(body["detail"]), 200)
-        parts = [f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in body.items()]
-        return one_line("; ".join(parts), 300)
-    if isinstance(body, list):
-        return one_line(" ".join(map(str, body)), 300)
-    return ""
+            text = str(body["detail"])
+        else:
+            text = "; ".join(
+                f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in body.items()
+            )
+    elif isinstance(body, list):
+        text = " ".join(map(str, body))
+    if secret:
+        text = text.replace(secret, "***")
+    return one_line(text, 300)
 
 
 class CekuraProvider:
@@ -59,6 +65,7 @@ class CekuraProvider:
 
     def __init__(self, client: httpx.AsyncClient, api_key: Secret) -> None:
         self._client = client
+        self._key = api_key.reveal()
         self._headers = {
             "X-CEKURA-API-KEY": api_key.reveal(),
             "Accept": "application/json",
@@ -113,7 +120,7 @@ class CekuraProvider:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if status in (401, 403):
             raise AuthError(
-                f"{what}: {status} {_describe_rejection(response) or 'not authorised'}",
+                f"{what}: {status} {_describe_rejection(response, self._key) or 'not authorised'}",
                 hint="check providers.cekura.api_key (usually ${CEKURA_API_KEY}) and the key's permissions",
             )
         if status == 429:
@@ -129,7 +136,7 @@ class CekuraProvider:
                 f"{what}: unexpected redirect ({status}); regate does not follow redirects with the API key",
                 hint="check providers.cekura.base_url (scheme, host and path)",
             )
-        detail = _describe_rejection(response)
+        detail = _describe_rejection(response, self._key)
         raise RequestRejected(f"{what}: {status} {detail}".rstrip())
 
     @staticmethod

@@ -51,6 +51,7 @@ from runner.model import (
     CheckResult,
     CheckStatus,
     ExitCode,
+    FailureKind,
     GateExecution,
     GateStatus,
     GateVerdict,
@@ -484,6 +485,10 @@ def evaluate(
 ) -> Verdict:
     """Judge every gate and derive the one status and exit code all reports share."""
     gates = tuple(evaluate_gate(execution, thresholds) for execution, thresholds in executions)
+    internal_error = internal_error or any(
+        execution.failure is not None and execution.failure.kind is FailureKind.INTERNAL
+        for execution, _ in executions
+    )
     code = exit_code_for(
         gates, runner_errors=runner_errors, interrupted_by=interrupted_by, internal_error=internal_error
     )

@@ -115,6 +115,9 @@ class _Shared:
 
 def _failure(exc: BaseException) -> GateFailure:
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    hint = getattr(exc, "hint", None)
+    if hint:
+        message = f"{message} (hint: {hint})"
     if isinstance(exc, AuthError):
         return GateFailure(FailureKind.AUTH, message)
     if isinstance(exc, DeadlineExceeded):
@@ -139,6 +142,8 @@ async def _end_remote(state: _GateState, provider: Provider) -> None:
         await provider.cancel(state.started)
     except ProviderError as exc:
         log.warning("could not end the calls of result %s: %s", state.started.result_id, exc.message)
+    except Exception:  # a bug here must not lose the verdict that is already written
+        log.warning("could not end the calls of result %s", state.started.result_id, exc_info=True)
 
 
 async def _start(

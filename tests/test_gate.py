@@ -874,6 +874,7 @@ def test_a_passing_gate_has_no_reasons_even_with_tolerated_failures() -> None:
 PASSED_GATE = execution(snapshot(*runs(passed=3)), gate="passes")
 FAILED_GATE = execution(snapshot(*runs(passed=1, failed=2)), gate="regresses")
 ERROR_GATE = execution(None, TIMEOUT, gate="times-out")
+BUG_GATE = execution(None, GateFailure(FailureKind.INTERNAL, "internal error: KeyError: 'x'"), gate="bug")
 
 
 @pytest.mark.parametrize(
@@ -924,6 +925,9 @@ ERROR_GATE = execution(None, TIMEOUT, gate="times-out")
             ExitCode.SIGTERM,
             VerdictStatus.INTERRUPTED,
             id="sighup-is-143",
+        ),
+        pytest.param(
+            [FAILED_GATE, BUG_GATE], {}, ExitCode.INTERNAL, VerdictStatus.INCOMPLETE, id="a-gate-bug-is-4"
         ),
         pytest.param(
             [PASSED_GATE, FAILED_GATE],

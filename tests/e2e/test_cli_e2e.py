@@ -8,10 +8,11 @@ ends the remote calls and exits 143; the API key never appears in any output or 
 from __future__ import annotations
 
 import json
+import queue
 import signal
 import subprocess
 import sys
-import time
+import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -128,19 +129,24 @@ def test_sigterm_mid_run_writes_reports_ends_calls_and_exits_143(sim_factory: An
         stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=cli_env(),
     )  # fmt: skip
     assert process.stderr is not None
-    deadline = time.monotonic() + 30
+    stream = process.stderr
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True)
+    reader.start()
     seen = ""
-    while "started result" not in seen:
-        line = process.stderr.readline()
-        assert line or process.poll() is None, seen
-        seen += line
-        assert time.monotonic() < deadline, seen
-    process.send_signal(signal.SIGTERM)
     try:
-        _, rest = process.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        raise
+        while "started result" not in seen:  # every wait is bounded: a hung regate fails the test
+            seen += lines.get(timeout=30)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        reader.join(timeout=10)
+        assert process.stdout is not None
+        process.stdout.close()
+        stream.close()
+    rest = "".join(lines.queue)
     stderr = seen + rest
     assert process.returncode == 143, stderr
     report = assert_reports_agree(out, 143)

@@ -127,7 +127,7 @@ def _gate_suite(gate: GateVerdict) -> _Suite:
         # The gate did not pass but no check says why (e.g. it timed out before any check could be
         # evaluated): without this case the gate's failure would be invisible in the report.
         suite.cases.append(_gate_status_case(gate_name, gate))
-    suite.cases.extend(_run_case(gate_name, run) for run in gate.runs)
+    suite.cases.extend(_run_case(gate_name, run, result_url(gate)) for run in gate.runs)
     return suite
 
 
@@ -229,7 +229,7 @@ _RUN_HEADLINES: dict[RunOutcome, str] = {
 }
 
 
-def _run_case(gate_name: str, run: RunVerdict) -> _Case:
+def _run_case(gate_name: str, run: RunVerdict, gate_url: str | None) -> _Case:
     record = run.record
     name = one_line(run.name, _NAME_LIMIT) or one_line(record.scenario, _NAME_LIMIT) or "run"
     case = _Case(classname=f"regate.runs.{gate_name}", name=name, time=record.duration_s)
@@ -241,11 +241,11 @@ def _run_case(gate_name: str, run: RunVerdict) -> _Case:
         headline += f" (status {one_line(record.status, 100) or 'unknown'})"
     case.kind, case.type = "skipped", RUN_FAILURE_TYPE
     case.message = one_line(": ".join([headline, "; ".join(reasons)]) if reasons else headline, MESSAGE_LIMIT)
-    case.body = _run_body(run, reasons)
+    case.body = _run_body(run, reasons, gate_url)
     return case
 
 
-def _run_body(run: RunVerdict, reasons: list[str]) -> str:
+def _run_body(run: RunVerdict, reasons: list[str], gate_url: str | None) -> str:
     record = run.record
     lines = [f"outcome: {run.outcome.value}", f"platform status: {one_line(record.status, 100) or 'unknown'}"]
     lines += ["reasons:", *(f"  - {r}" for r in reasons)] if reasons else ["reasons: none given"]
@@ -260,6 +260,8 @@ def _run_body(run: RunVerdict, reasons: list[str]) -> str:
             lines.append(f"  - {one_line(metric.name, 200)}: score {score}{explanation}")
     if record.url:
         lines.append(f"url: {one_line(record.url, _VALUE_LIMIT)}")
+    elif gate_url:  # the run has no page of its own: point at its result, where the full transcript is
+        lines.append(f"result url: {one_line(gate_url, _VALUE_LIMIT)}")
     lines.append(f"run id: {one_line(record.run_id, 200)}")
     if record.transcript:
         lines += ["transcript (excerpt):", excerpt(record.transcript)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
@@ -188,6 +189,17 @@ def test_failed_runs_are_visible_skips_with_reasons_transcript_and_url() -> None
         "agent: no.\nuser: please",
     ):
         assert expected in body
+
+
+def test_a_run_without_its_own_page_points_at_its_result() -> None:
+    """Cekura runs have no URL of their own: the body names the gate's result URL instead."""
+    verdict = f.v_regression()
+    gate = verdict.gates[0]
+    runs = tuple(replace(run, record=replace(run.record, url=None)) for run in gate.runs)
+    verdict = replace(verdict, gates=(replace(gate, runs=runs), *verdict.gates[1:]))
+    skipped = parse(render_junit(verdict)).find("testsuite/testcase/skipped")
+    assert skipped is not None
+    assert "result url: https://app.example.test/results/42" in (skipped.text or "")
 
 
 def test_infra_error_and_incomplete_runs_are_skips_too() -> None:

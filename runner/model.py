@@ -72,6 +72,57 @@ class RunRecord:
     url: str | None = None
 
 
+class CaseKind(StrEnum):
+    """Freeplay test-case kinds: a prompt completion or an agent trace (api-contracts §B2)."""
+
+    COMPLETION = "completion"
+    TRACE = "trace"
+
+
+@dataclass(frozen=True, slots=True)
+class TestCase:
+    """One test case the platform handed back for the client to execute (Freeplay)."""
+
+    __test__ = False  # not a pytest test class
+
+    case_id: str
+    kind: CaseKind
+    label: str  # short human name, stable across runs (used in run names)
+    target_input: str  # the JSON object given to the target on stdin / as the POST body (serialised)
+    inputs_json: str  # what the recording sends back as `inputs` (completion) or `input` (trace), JSON
+
+
+@dataclass(frozen=True, slots=True)
+class TargetResult:
+    """What the target under test produced for one test case."""
+
+    case: TestCase
+    ok: bool  # False: the target failed (non-zero exit, timeout, invalid output, HTTP error)
+    output_json: str | None  # the output value, JSON-serialised (a string output is a JSON string)
+    messages_json: str | None = None  # optional conversation the target returned, JSON array
+    eval_results: tuple[tuple[str, bool | float], ...] = ()  # client-side evals the target returned
+    error: str | None = None  # one line: why it failed
+    stderr_tail: str | None = None  # bounded tail of the target's stderr (command targets)
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class CriterionSummary:
+    """One criterion of Freeplay's ``summary_statistics`` (api-contracts §B3.1, §C-13), all shapes kept.
+
+    ``source`` is ``auto``, ``human`` or ``client``. Exactly what the platform gave is kept: pass/fail
+    counts and average (shape a), a label histogram (shape b), or a scalar (shape c).
+    """
+
+    source: str
+    name: str
+    passed: int | None = None
+    failed: int | None = None
+    average: float | None = None
+    histogram: tuple[tuple[str, int], ...] = ()
+    scalar: float | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class ResultSnapshot:
     """One poll of one result (a Cekura result, a Freeplay test run)."""
@@ -89,6 +140,9 @@ class ResultSnapshot:
     success_rate: float | None = None  # fraction 0-1, normalised by the provider
     runs: tuple[RunRecord, ...] = ()
     anomalies: tuple[str, ...] = ()  # contradictions found while mapping: they make the data inconclusive
+    criteria: tuple[CriterionSummary, ...] = ()  # Freeplay evaluation summaries
+    verdict_expected: bool = False  # the platform gives its own pass/fail (a Freeplay suite run)
+    verdict_passed: bool | None = None  # that verdict; None = not given (never a pass)
 
 
 class FailureKind(StrEnum):

@@ -12,6 +12,7 @@ from enum import StrEnum
 from runner.thresholds import Thresholds
 
 DEFAULT_CEKURA_URL = "https://api.cekura.ai"
+DEFAULT_FREEPLAY_URL = "https://app.freeplay.ai"  # the API root is <base_url>/api/v2
 SIMULATOR = "simulator"  # the special base_url value: start the embedded simulator for this run
 
 
@@ -157,7 +158,69 @@ class CekuraGate:
     provider: str = "cekura"
 
 
-GateSpec = CekuraGate  # later: CekuraGate | FreeplayGate
+@dataclass(frozen=True, slots=True)
+class FreeplaySettings:
+    base_url: str  # the app root without /api/v2 and without a trailing slash; SIMULATOR for the embedded one
+    api_key: Secret
+
+    @property
+    def is_simulator(self) -> bool:
+        return self.base_url == SIMULATOR
+
+
+@dataclass(frozen=True, slots=True)
+class CommandTarget:
+    """Run ``command`` once per test case: the case as one JSON object on stdin, the output on stdout."""
+
+    command: tuple[str, ...]  # argv, no shell
+    timeout: float  # per test case, seconds
+    cwd: str | None = None  # absolute (config resolves it relative to the config file)
+    env: tuple[tuple[str, str], ...] = ()  # added to regate's own environment
+
+
+@dataclass(frozen=True, slots=True)
+class HttpTarget:
+    """POST each test case as JSON to ``url``; the reply body is the output."""
+
+    url: str
+    timeout: float  # per test case, seconds
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+TargetSpec = CommandTarget | HttpTarget
+
+
+class FreeplayMode(StrEnum):
+    DATASET = "dataset"  # create a test run from a dataset, execute the target, record, poll
+    SUITE = "suite"  # server-side suite run (runs/execute), poll results, use `passed`
+    SUITE_CLIENT = "suite-client"  # client-orchestrated suite run: page test cases, execute, record, poll
+
+
+@dataclass(frozen=True, slots=True)
+class FreeplayGate:
+    """One Freeplay gate. Invariants (enforced by config): exactly one of dataset/suite; a target is set
+    for DATASET and SUITE_CLIENT modes; ``test_run_name``/``description`` are already rendered."""
+
+    name: str
+    project: str  # uuid
+    mode: FreeplayMode
+    thresholds: Thresholds  # merged over defaults; never empty (a suite's `passed` is implicit)
+    timeout: float
+    line: int
+    dataset: str | None = None  # dataset name (DATASET mode)
+    suite: str | None = None  # suite id (SUITE and SUITE_CLIENT modes)
+    target: TargetSpec | None = None
+    target_concurrency: int = 4  # test cases executed at once
+    include_outputs: bool = False
+    flavor_name: str | None = None
+    target_evaluation_ids: tuple[str, ...] = ()
+    environment: str | None = None
+    test_run_name: str | None = None
+    description: str | None = None
+    provider: str = "freeplay"
+
+
+GateSpec = CekuraGate | FreeplayGate
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,3 +231,4 @@ class Config:
     cekura: CekuraSettings | None
     defaults: Defaults
     gates: tuple[GateSpec, ...]
+    freeplay: FreeplaySettings | None = None

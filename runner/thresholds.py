@@ -115,11 +115,30 @@ class MetricCheck:
 
 
 @dataclass(frozen=True, slots=True)
+class EvaluationCheck:
+    """``<aggregate> <op> <number>[%]`` on one Freeplay evaluation criterion.
+
+    ``source`` restricts the criterion to ``auto``, ``human`` or ``client`` evaluations (written
+    ``"auto:Answer Accuracy"``); None looks in all three, and a name found in more than one is ambiguous.
+    """
+
+    criterion: str
+    source: str | None
+    aggregate: Aggregate
+    labels: tuple[str, ...]
+    comparison: Comparison
+    text: str
+    check_id: str  # e.g. "evaluation.Answer Accuracy.pass_rate", "evaluation.auto:Helpfulness.mean"
+
+
+@dataclass(frozen=True, slots=True)
 class Thresholds:
     success_rate: Comparison | None = None
     metrics: tuple[MetricCheck, ...] = ()
     max_failed_runs: int | None = None
     max_infra_errors: int | None = None
+    evaluations: tuple[EvaluationCheck, ...] = ()
+    max_target_errors: int | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -128,6 +147,8 @@ class Thresholds:
             and not self.metrics
             and self.max_failed_runs is None
             and self.max_infra_errors is None
+            and not self.evaluations
+            and self.max_target_errors is None
         )
 
 

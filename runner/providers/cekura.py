@@ -72,11 +72,17 @@ class CekuraProvider:
             "X-Client-Source": "regate",
         }
 
+    @staticmethod
+    def _own(gate: GateSpec) -> CekuraGate:
+        if not isinstance(gate, CekuraGate):  # the registry routes by gate.provider; this is a bug guard
+            raise TypeError(f"gate {gate.name!r} is not a Cekura gate")
+        return gate
+
     def describe_target(self, gate: GateSpec) -> str:
-        return f"agent {gate.agent}"
+        return f"agent {self._own(gate).agent}"
 
     def can_find_again(self, gate: GateSpec) -> bool:
-        return has_reference(gate.mode)
+        return has_reference(self._own(gate).mode)
 
     async def _call(
         self,
@@ -151,12 +157,14 @@ class CekuraProvider:
         return StartedResult(str(raw_id), normalise_status(data.get("status")), count, reference)
 
     async def start(self, gate: GateSpec, reference: str) -> StartedResult:
-        path, body = build_start(gate, reference)
+        own = self._own(gate)
+        path, body = build_start(own, reference)
         data = await self._call("POST", path, body=body, starts_runs=True)
-        return self._started(data, reference if has_reference(gate.mode) else None)
+        return self._started(data, reference if has_reference(own.mode) else None)
 
-    async def find_started(self, gate: CekuraGate, reference: str) -> StartedResult | None:
+    async def find_started(self, gate: GateSpec, reference: str) -> StartedResult | None:
         """Find a result by its unique name (a start whose answer was lost)."""
+        gate = self._own(gate)
         name = result_name(gate, reference)
         data = await self._call("GET", RESULTS, params={"search": reference, "agent_id": str(gate.agent)})
         items = data.get("results") if isinstance(data, dict) else data  # §C-21: paginated or a bare list

@@ -19,6 +19,7 @@ from typing import Any
 
 from runner.model import (
     CheckResult,
+    CriterionSummary,
     GateExecution,
     GateVerdict,
     MetricValue,
@@ -123,6 +124,21 @@ def _snapshot(snapshot: ResultSnapshot) -> JSONObject:
         "success_rate": snapshot.success_rate,
         "run_count": len(snapshot.runs),
         "anomalies": list(snapshot.anomalies),
+        "criteria": [_criterion(c) for c in snapshot.criteria],
+        "verdict_expected": snapshot.verdict_expected,
+        "verdict_passed": snapshot.verdict_passed,
+    }
+
+
+def _criterion(criterion: CriterionSummary) -> JSONObject:
+    return {
+        "source": criterion.source,
+        "name": criterion.name,
+        "passed": criterion.passed,
+        "failed": criterion.failed,
+        "average": finite_or_none(criterion.average),
+        "histogram": {label: count for label, count in criterion.histogram},
+        "scalar": finite_or_none(criterion.scalar),
     }
 
 

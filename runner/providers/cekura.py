@@ -11,66 +11,50 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import httpx
 
-from runner.errors import (
-    AuthError,
-    ProtocolError,
-    RateLimited,
-    RequestRejected,
-    StartOutcomeUnknown,
-    TransientError,
-)
+from runner.errors import ProtocolError, TransientError
 from runner.model import ResultSnapshot
 from runner.providers.base import StartedResult
 from runner.providers.cekura_map import map_result, normalise_status
 from runner.providers.cekura_payloads import build_start, has_reference, result_name
-from runner.retry import parse_retry_after
+from runner.providers.http import JsonApi
 from runner.settings import CekuraGate, GateSpec, Secret
-from runner.textclean import one_line
-
-log = logging.getLogger("regate.cekura")
 
 RESULTS = "/test_framework/v1/results/"
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
-def _describe_rejection(response: httpx.Response, secret: str) -> str:
-    """A short summary of a DRF error body (field errors or a bare list), bounded, with the key masked:
-    some servers echo the credential they refused, and this text reaches logs and reports."""
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    text = ""
+def describe_drf_error(body: Any) -> str:
+    """A DRF error body as text: ``{"detail": ...}``, field errors, or a bare list of messages."""
     if isinstance(body, dict):
         if "detail" in body:
-            text = str(body["detail"])
-        else:
-            text = "; ".join(
-                f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in body.items()
-            )
-    elif isinstance(body, list):
-        text = " ".join(map(str, body))
-    if secret:
-        text = text.replace(secret, "***")
-    return one_line(text, 300)
+            return str(body["detail"])
+        return "; ".join(
+            f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in body.items()
+        )
+    if isinstance(body, list):
+        return " ".join(map(str, body))
+    return ""
 
 
 class CekuraProvider:
     name = "cekura"
 
     def __init__(self, client: httpx.AsyncClient, api_key: Secret) -> None:
-        self._client = client
-        self._key = api_key.reveal()
-        self._headers = {
-            "X-CEKURA-API-KEY": api_key.reveal(),
-            "Accept": "application/json",
-            "X-Client-Source": "regate",
-        }
+        self._api = JsonApi(
+            client,
+            headers={
+                "X-CEKURA-API-KEY": api_key.reveal(),
+                "Accept": "application/json",
+                "X-Client-Source": "regate",
+            },
+            secret=api_key.reveal(),
+            describe=describe_drf_error,
+            auth_hint="check providers.cekura.api_key (usually ${CEKURA_API_KEY}) and the key's permissions",
+        )
+        self._call = self._api.call
 
     @staticmethod
     def _own(gate: GateSpec) -> CekuraGate:
@@ -83,67 +67,6 @@ class CekuraProvider:
 
     def can_find_again(self, gate: GateSpec) -> bool:
         return has_reference(self._own(gate).mode)
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: object = None,
-        params: dict[str, str] | None = None,
-        starts_runs: bool = False,
-    ) -> Any:
-        what = f"{method} {path}"
-        try:
-            response = await self._client.request(
-                method,
-                path,
-                json=body,
-                params=params,
-                headers=self._headers,
-                follow_redirects=False,
-            )
-        except _NOT_SENT as exc:
-            where = self._client.base_url.netloc.decode("ascii", "replace")
-            raise TransientError(f"{what}: could not connect to {where} ({type(exc).__name__})") from exc
-        except httpx.TimeoutException as exc:
-            if starts_runs:
-                raise StartOutcomeUnknown(f"{what}: timed out waiting for the answer") from exc
-            raise TransientError(f"{what}: timed out ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            if starts_runs:
-                raise StartOutcomeUnknown(f"{what}: connection lost ({type(exc).__name__})") from exc
-            raise TransientError(f"{what}: connection failed ({type(exc).__name__})") from exc
-        status = response.status_code
-        log.debug("%s -> %d", what, status)
-        if 200 <= status < 300:
-            if not response.content.strip():
-                return {}
-            try:
-                return response.json()
-            except ValueError as exc:
-                raise ProtocolError(f"{what}: answered {status} with a body that is not JSON") from exc
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        if status in (401, 403):
-            raise AuthError(
-                f"{what}: {status} {_describe_rejection(response, self._key) or 'not authorised'}",
-                hint="check providers.cekura.api_key (usually ${CEKURA_API_KEY}) and the key's permissions",
-            )
-        if status == 429:
-            raise RateLimited(f"{what}: 429 rate limited", retry_after=retry_after)
-        if status == 408:
-            raise TransientError(f"{what}: 408 request timeout", retry_after=retry_after)
-        if status >= 500:
-            if starts_runs:
-                raise StartOutcomeUnknown(f"{what}: {status} server error")
-            raise TransientError(f"{what}: {status} server error", retry_after=retry_after)
-        if 300 <= status < 400:
-            raise RequestRejected(
-                f"{what}: unexpected redirect ({status}); regate does not follow redirects with the API key",
-                hint="check providers.cekura.base_url (scheme, host and path)",
-            )
-        detail = _describe_rejection(response, self._key)
-        raise RequestRejected(f"{what}: {status} {detail}".rstrip())
 
     @staticmethod
     def _started(data: object, reference: str | None) -> StartedResult:
@@ -159,7 +82,7 @@ class CekuraProvider:
     async def start(self, gate: GateSpec, reference: str) -> StartedResult:
         own = self._own(gate)
         path, body = build_start(own, reference)
-        data = await self._call("POST", path, body=body, starts_runs=True)
+        data = await self._call("POST", path, body=body, creates=True)
         return self._started(data, reference if has_reference(own.mode) else None)
 
     async def find_started(self, gate: GateSpec, reference: str) -> StartedResult | None:
@@ -198,4 +121,4 @@ class CekuraProvider:
         await self._call("POST", f"{RESULTS}{started.result_id}/end_calls/")
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._api.client.aclose()

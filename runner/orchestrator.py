@@ -20,11 +20,12 @@ import random
 import signal
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol, TypeVar
 
 import anyio
 
+from runner.case_runner import execute_cases
 from runner.clock import Clock
 from runner.errors import (
     AuthError,
@@ -35,11 +36,11 @@ from runner.errors import (
     StartOutcomeUnknown,
     TransientError,
 )
-from runner.model import FailureKind, GateExecution, GateFailure, ResultSnapshot
+from runner.model import FailureKind, GateExecution, GateFailure, ResultSnapshot, RunRecord
 from runner.polling import PollGaveUp, PollTimeout, poll_until_terminal
 from runner.providers.base import Provider, StartedResult
 from runner.retry import ProviderPause, RetryBudget, call_with_retry
-from runner.settings import Config, Defaults, GateSpec
+from runner.settings import Config, Defaults, FreeplayGate, GateSpec
 
 log = logging.getLogger("regate.orchestrator")
 T = TypeVar("T")
@@ -61,6 +62,10 @@ class Events(Protocol):
 
     def interrupted(self, signal_name: str) -> None: ...
 
+    def note(self, gate: GateSpec, text: str) -> None:
+        """A provider-specific progress line (e.g. test cases executed by the target)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
@@ -77,6 +82,7 @@ class _GateState:
     last: ResultSnapshot | None = None
     failure: GateFailure | None = None
     share_url: str | None = None
+    cases: tuple[RunRecord, ...] = ()  # executed test cases (Freeplay), merged into every snapshot
     t0: float | None = None
     t1: float | None = None
     finished: bool = False
@@ -146,25 +152,31 @@ async def _end_remote(state: _GateState, provider: Provider) -> None:
         log.warning("could not end the calls of result %s", state.started.result_id, exc_info=True)
 
 
-async def _start(
-    state: _GateState, provider: Provider, shared: _Shared, budget: RetryBudget, deadline: float
-) -> None:
-    spec = state.spec
-    reference = uuid.uuid4().hex[:12]
-    pause = shared.pauses.setdefault(provider.name, ProviderPause())
+@dataclass(slots=True)
+class _Retrier:
+    """Retries one gate's calls: the gate's budget and deadline, the provider's shared 429 pause."""
 
-    def on_retry(exc: TransientError, attempt: int, delay: float) -> None:
-        shared.events.retrying(spec, exc, delay)
+    spec: GateSpec
+    shared: _Shared
+    budget: RetryBudget
+    deadline: float
+    pause: ProviderPause
 
-    async def retried(call: Callable[[], Awaitable[T]]) -> T:
+    def on_retry(self, exc: TransientError, attempt: int, delay: float) -> None:
+        self.shared.events.retrying(self.spec, exc, delay)
+
+    async def __call__(self, call: Callable[[], Awaitable[T]]) -> T:
         return await call_with_retry(
-            call, policy=shared.defaults.retry, budget=budget, clock=shared.clock, rng=shared.rng,
-            deadline=deadline, pause=pause, on_retry=on_retry,
+            call, policy=self.shared.defaults.retry, budget=self.budget, clock=self.shared.clock,
+            rng=self.shared.rng, deadline=self.deadline, pause=self.pause, on_retry=self.on_retry,
         )  # fmt: skip
 
+
+async def _start(state: _GateState, provider: Provider, retried: _Retrier) -> StartedResult:
+    spec = state.spec
+    reference = uuid.uuid4().hex[:12]
     try:
-        state.started = await retried(lambda: provider.start(spec, reference))
-        return
+        return await retried(lambda: provider.start(spec, reference))
     except StartOutcomeUnknown as exc:
         if not provider.can_find_again(spec):
             raise StartOutcomeUnknown(
@@ -175,18 +187,23 @@ async def _start(
         first_error = exc
     # The start may or may not have been processed: look for it by its unique name, a few times, because
     # the platform may still be creating it. Never send the POST again.
+    clock = retried.shared.clock
     for attempt in range(3):
         found = await retried(lambda: provider.find_started(spec, reference))
         if found is not None:
-            state.started = found
-            return
+            return found
         if attempt < 2:
-            await shared.clock.sleep(min(2.0 * (attempt + 1), max(0.0, deadline - shared.clock.now())))
+            await clock.sleep(min(2.0 * (attempt + 1), max(0.0, retried.deadline - clock.now())))
     raise StartOutcomeUnknown(
         f"{first_error.message}; no result with reference {reference} was found, "
         "so regate does not start the runs again",
         hint="check the platform's dashboard before re-running",
     )
+
+
+def _with_cases(snapshot: ResultSnapshot, cases: tuple[RunRecord, ...]) -> ResultSnapshot:
+    """A Freeplay snapshot carries criteria; the per-case records come from the target runs."""
+    return replace(snapshot, runs=cases, total_runs=len(cases)) if cases else snapshot
 
 
 async def _run_gate(state: _GateState, provider: Provider, shared: _Shared) -> None:
@@ -195,32 +212,39 @@ async def _run_gate(state: _GateState, provider: Provider, shared: _Shared) -> N
     async with shared.limiter:
         state.t0 = clock.now()
         deadline = min(state.t0 + spec.timeout, shared.overall_deadline)
-        budget = RetryBudget(shared.defaults.retry.budget)
         pause = shared.pauses.setdefault(provider.name, ProviderPause())
-
-        def on_retry(exc: TransientError, attempt: int, delay: float) -> None:
-            shared.events.retrying(spec, exc, delay)
+        retried = _Retrier(spec, shared, RetryBudget(shared.defaults.retry.budget), deadline, pause)
 
         def on_snapshot(snapshot: ResultSnapshot) -> None:
-            state.last = snapshot
-            shared.events.snapshot(spec, snapshot)
+            state.last = _with_cases(snapshot, state.cases)
+            shared.events.snapshot(spec, state.last)
+
+        def on_cases(records: tuple[RunRecord, ...]) -> None:
+            state.cases = records
+            result_id = state.started.result_id if state.started is not None else "?"
+            base = state.last or ResultSnapshot(result_id, "in-progress", False, False)
+            state.last = _with_cases(base, records)
 
         try:
             prior = shared.auth_failures.get(provider.name)
             if prior is not None:
                 raise AuthError(f"not started: an earlier request to {provider.name} was refused ({prior})")
-            await _start(state, provider, shared, budget, deadline)
-            assert state.started is not None  # noqa: S101 - _start either sets it or raises
-            started = state.started
+            state.started = started = await _start(state, provider, retried)
             shared.events.gate_started(spec, state.target, started)
             try:
                 state.share_url = await provider.share_link(started)
             except ProviderError as exc:  # a link is a convenience; never fail a gate for it
                 log.debug("no shareable link for result %s: %s", started.result_id, exc.message)
+            if isinstance(spec, FreeplayGate) and spec.target is not None:
+                await execute_cases(
+                    spec, started, provider, retried=retried, seconds_left=deadline - clock.now(),
+                    on_records=on_cases, note=lambda text: shared.events.note(spec, text),
+                )  # fmt: skip
             await poll_until_terminal(
                 lambda: provider.poll(started),
-                poll=shared.defaults.poll, retry=shared.defaults.retry, budget=budget, clock=clock,
-                rng=shared.rng, deadline=deadline, pause=pause, on_snapshot=on_snapshot, on_retry=on_retry,
+                poll=shared.defaults.poll, retry=shared.defaults.retry, budget=retried.budget, clock=clock,
+                rng=shared.rng, deadline=deadline, pause=pause, on_snapshot=on_snapshot,
+                on_retry=retried.on_retry,
             )  # fmt: skip
         except PollTimeout as exc:
             state.last = exc.last or state.last

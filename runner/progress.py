@@ -110,6 +110,9 @@ class ConsoleProgress:
         for check in bad:
             self.line(f"[{gate.name}]   {check.status.value}: {one_line(check.summary, 500)}", always=True)
 
+    def note(self, gate: GateSpec, text: str) -> None:
+        self._gate_line(gate, one_line(text, 500))
+
     def interrupted(self, signal_name: str) -> None:
         self.line(f"regate: {signal_name} received: writing reports, then ending remote calls", always=True)
 

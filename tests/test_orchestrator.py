@@ -121,6 +121,9 @@ class Recorder:
     def interrupted(self, signal_name: str) -> None:
         self.lines.append(f"interrupted {signal_name}")
 
+    def note(self, gate: CekuraGate, text: str) -> None:
+        self.lines.append(f"note {gate.name}: {text}")
+
 
 async def run(
     cfg: Config, fake: FakeProvider, *, watch_signals: bool = False

@@ -2,7 +2,8 @@
 
 ``open_providers`` is the only place that creates HTTP clients, so pool limits, timeouts and the
 no-redirect rule are set once (design.md §7): the pool has more connections than the orchestrator's
-CapacityLimiter has tokens, so no request ever queues into a PoolTimeout.
+CapacityLimiter has tokens, so no request ever queues into a PoolTimeout. When several providers use
+``base_url: simulator`` they share one embedded simulator, which serves every platform's API.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import httpx
 
 from runner.providers.base import Provider, StartedResult
 from runner.providers.cekura import CekuraProvider
-from runner.settings import Config
+from runner.providers.freeplay import FreeplayProvider
+from runner.settings import SIMULATOR, Config, FreeplayGate
 
 __all__ = ["Provider", "StartedResult", "open_providers"]
 
@@ -29,36 +31,45 @@ def _quiet_http_loggers() -> None:
 @asynccontextmanager
 async def open_providers(config: Config) -> AsyncIterator[Mapping[str, Provider]]:
     _quiet_http_loggers()
+    platforms = [p for p in (config.cekura, config.freeplay) if p is not None]
     async with AsyncExitStack() as stack:
+        sim_url: str | None = None
+        if any(p.base_url == SIMULATOR for p in platforms):
+            from runner.simulator.server import EmbeddedSimulator
+
+            sim = EmbeddedSimulator(
+                world_path=config.simulator.world,
+                speed=config.simulator.speed,
+                seed=config.simulator.seed,
+                faults=config.simulator.faults,
+                api_keys=[p.api_key.reveal() for p in platforms if p.base_url == SIMULATOR],
+            )
+            stack.enter_context(sim)
+            sim_url = sim.base_url
+        d = config.defaults
+        # Each gate in flight makes one request at a time, except while its target's test cases are
+        # recorded in parallel: size the pool for that, so requests never queue into a PoolTimeout.
+        per_gate = max([1] + [g.target_concurrency for g in config.gates if isinstance(g, FreeplayGate)])
+        connections = d.concurrency * per_gate + 4
+
+        def client(base_url: str) -> httpx.AsyncClient:
+            local = base_url == SIMULATOR
+            return httpx.AsyncClient(
+                base_url=sim_url if local and sim_url else base_url,
+                timeout=httpx.Timeout(d.request_timeout, connect=min(10.0, d.request_timeout)),
+                limits=httpx.Limits(max_connections=connections, max_keepalive_connections=d.concurrency),
+                follow_redirects=False,
+                # Proxy variables are honoured for real platforms, never for the local simulator.
+                trust_env=not local,
+            )
+
         providers: dict[str, Provider] = {}
         if config.cekura is not None:
-            base_url = config.cekura.base_url
-            # Proxy variables are honoured for real platforms, never for the local simulator.
-            trust_env = True
-            if config.cekura.is_simulator:
-                trust_env = False
-                from runner.simulator.server import EmbeddedSimulator
-
-                sim = EmbeddedSimulator(
-                    world_path=config.simulator.world,
-                    speed=config.simulator.speed,
-                    seed=config.simulator.seed,
-                    faults=config.simulator.faults,
-                    api_keys=[config.cekura.api_key.reveal()],
-                )
-                stack.enter_context(sim)
-                base_url = sim.base_url
-            d = config.defaults
-            client = httpx.AsyncClient(
-                base_url=base_url,
-                timeout=httpx.Timeout(d.request_timeout, connect=min(10.0, d.request_timeout)),
-                limits=httpx.Limits(
-                    max_connections=d.concurrency + 4, max_keepalive_connections=d.concurrency
-                ),
-                follow_redirects=False,
-                trust_env=trust_env,
+            providers["cekura"] = CekuraProvider(client(config.cekura.base_url), config.cekura.api_key)
+        if config.freeplay is not None:
+            providers["freeplay"] = FreeplayProvider(
+                client(config.freeplay.base_url), config.freeplay.api_key
             )
-            provider = CekuraProvider(client, config.cekura.api_key)
+        for provider in providers.values():
             stack.push_async_callback(provider.aclose)
-            providers["cekura"] = provider
         yield providers

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from runner.model import ResultSnapshot
+from runner.model import ResultSnapshot, TargetResult, TestCase
 from runner.settings import GateSpec
 
 
@@ -21,6 +21,7 @@ class StartedResult:
     status: str
     run_count: int | None  # runs the platform announced at start, if it said
     reference: str | None  # the unique client reference sent as the result name, if the mode has a name
+    cases: tuple[TestCase, ...] = ()  # test cases the client must execute and record (Freeplay)
 
 
 class Provider(Protocol):
@@ -35,6 +36,14 @@ class Provider(Protocol):
     async def start(self, gate: GateSpec, reference: str) -> StartedResult: ...
 
     async def find_started(self, gate: GateSpec, reference: str) -> StartedResult | None: ...
+
+    async def fetch_cases(self, started: StartedResult) -> tuple[TestCase, ...]:
+        """The test cases to execute, if the start answer did not list them (a paged suite run)."""
+        ...
+
+    async def record(self, started: StartedResult, result: TargetResult) -> None:
+        """Record one test case's output with the platform. Must be safe to retry."""
+        ...
 
     async def poll(self, started: StartedResult) -> ResultSnapshot: ...
 

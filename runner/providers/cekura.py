@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from runner.errors import ProtocolError, TransientError
-from runner.model import ResultSnapshot
+from runner.model import ResultSnapshot, TargetResult, TestCase
 from runner.providers.base import StartedResult
 from runner.providers.cekura_map import map_result, normalise_status
 from runner.providers.cekura_payloads import build_start, has_reference, result_name
@@ -97,6 +97,12 @@ class CekuraProvider:
         if not found:
             return None
         return self._started(found[0], reference)
+
+    async def fetch_cases(self, started: StartedResult) -> tuple[TestCase, ...]:
+        return ()  # Cekura runs its own simulations: there is nothing for the client to execute
+
+    async def record(self, started: StartedResult, result: TargetResult) -> None:
+        raise TypeError("Cekura results have no client-side test cases to record")
 
     async def poll(self, started: StartedResult) -> ResultSnapshot:
         try:

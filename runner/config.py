@@ -4,10 +4,13 @@ Shape (every key but ``version`` and ``gates`` is optional)::
 
     version: 1
     simulator: {world: worlds/demo.yaml, speed: 20, seed: 7, faults: "results:429@0.1"}
-    providers:
+    providers:                                # either or both
       cekura:
         base_url: https://api.cekura.ai       # the default; or `simulator` for the embedded simulator
         api_key: ${CEKURA_API_KEY}            # required unless base_url is `simulator` ("sim-key")
+      freeplay:
+        base_url: https://app.freeplay.ai     # the default: the app root; or `simulator`
+        api_key: ${FREEPLAY_API_KEY}          # required unless base_url is `simulator` ("sim-key")
     defaults:
       timeout: 30m                            # per-gate deadline
       overall_timeout: 1h                     # the whole run; none by default
@@ -16,8 +19,9 @@ Shape (every key but ``version`` and ``gates`` is optional)::
       poll: {initial: 5s, max: 30s, multiplier: 1.5, heartbeat: 30s}
       retry: {attempts: 3, base: 1s, max: 30s, budget: 20, max_retry_after: 2m}
       thresholds: {success_rate: ">= 90%"}    # see runner.thresholds for the language
-    gates:                                    # see runner.config_gates for the keys of a gate
+    gates:                                    # see runner.config_gates and runner.config_freeplay
       - {name: smoke, agent: 101, scenarios: [1, 2, 3], thresholds: {max_failed_runs: 1}}
+      - {name: qa, provider: freeplay, project: <uuid>, dataset: golden, target: {command: [python, a.py]}}
 
 Rules:
 
@@ -28,9 +32,17 @@ Rules:
   then ``<<: *common`` in gates), as in docker compose.
 - Durations: ``250ms``, ``30s``, ``5m``, ``1h``, ``1h30m``, a bare number is seconds; all must be > 0.
 - A gate's thresholds are ``merge_thresholds(defaults.thresholds, gate.thresholds)``. **If that leaves no
-  check at all, the gate requires ``success_rate >= 100%``**: a gate without checks must not pass vacuously.
+  check at all, the gate requires ``success_rate >= 100%``**: a gate without checks must not pass vacuously
+  (for a Freeplay dataset or client-side suite gate: every test case must run and be recorded). The one
+  exception is a server-side Freeplay suite, which has no per-case results: the suite's own ``passed`` is
+  its implicit check, so nothing is added. Keys that do not apply to a kind of gate (``evaluations`` and
+  ``max_target_errors`` on Cekura gates; all but ``evaluations`` on a server-side suite) are errors on the
+  gate and are dropped when inherited from ``defaults.thresholds``.
 - ``base_url`` is an http(s) URL without credentials, query or fragment (a trailing ``/`` is dropped);
-  ``http://`` only to a loopback host, since the API key would otherwise travel in clear text.
+  ``http://`` only to a loopback host, since the API key would otherwise travel in clear text. Freeplay's
+  is the app root: a pasted API root (``https://acme.freeplay.ai/api/v2``, or the SDK's ``.../api``) is
+  accepted and cut back to ``https://acme.freeplay.ai``. With ``simulator`` for both providers, one
+  embedded simulator serves both.
 - Nothing here touches the network, and no message contains the API key: values that came from the
   environment are shown as written (``'${CEKURA_API_KEY}'``), the key itself never.
 
@@ -44,17 +56,21 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
+from runner.config_freeplay import run_context
 from runner.config_gates import read_gates
 from runner.configfields import Fields, Section, describe, did_you_mean
 from runner.durations import format_duration, parse_duration
 from runner.errors import ConfigError
 from runner.settings import (
     DEFAULT_CEKURA_URL,
+    DEFAULT_FREEPLAY_URL,
     SIMULATOR,
     CekuraSettings,
     Config,
     Defaults,
+    FreeplaySettings,
     PollPolicy,
     RetryPolicy,
     Secret,
@@ -66,8 +82,8 @@ __all__ = ["load_config", "parse_duration"]
 
 CONFIG_VERSION = 1
 TOP_KEYS = ("version", "simulator", "providers", "defaults", "gates")
-PROVIDER_KEYS = ("cekura",)
-CEKURA_KEYS = ("base_url", "api_key")
+PROVIDER_KEYS = ("cekura", "freeplay")
+PROVIDER_SETTING_KEYS = ("base_url", "api_key")
 SIMULATOR_KEYS = ("world", "speed", "seed", "faults")
 DEFAULTS_KEYS = (
     "timeout",
@@ -83,8 +99,9 @@ RETRY_KEYS = ("attempts", "base", "max", "budget", "max_retry_after")
 SIM_KEY = "sim-key"  # what the embedded simulator accepts when no api_key is given
 
 
-def load_config(path: str, env: Mapping[str, str]) -> Config:
-    """Read and validate the config at ``path``; ``env`` supplies ``${VAR}`` values.
+def load_config(path: str, env: Mapping[str, str], *, now: datetime | None = None) -> Config:
+    """Read and validate the config at ``path``; ``env`` supplies ``${VAR}`` values and the GitHub Actions
+    variables of run-name templates, ``now`` (default: the current time) their ``{date}``.
 
     Raises ``ConfigError`` (and nothing else) for any problem with the file.
     """
@@ -103,7 +120,7 @@ def load_config(path: str, env: Mapping[str, str]) -> Config:
     top = fields.section(root, "", TOP_KEYS, line=root.line, extensions=True)
     base_dir = os.path.dirname(path)
     simulator = _simulator(fields, top, base_dir)
-    cekura = _providers(fields, top)
+    cekura, freeplay = _providers(fields, top)
     defaults = _defaults(fields, top)
     gates = read_gates(
         fields,
@@ -111,11 +128,18 @@ def load_config(path: str, env: Mapping[str, str]) -> Config:
         "gates",
         line=top.key_line("gates") if "gates" in top else root.line,
         defaults=defaults,
-        providers={"cekura": cekura is not None},
+        providers={"cekura": cekura is not None, "freeplay": freeplay is not None},
         base_dir=base_dir,
+        run=run_context(env, now or datetime.now(UTC)),
     )
     return Config(
-        path=path, version=CONFIG_VERSION, simulator=simulator, cekura=cekura, defaults=defaults, gates=gates
+        path=path,
+        version=CONFIG_VERSION,
+        simulator=simulator,
+        cekura=cekura,
+        defaults=defaults,
+        gates=gates,
+        freeplay=freeplay,
     )
 
 
@@ -185,33 +209,53 @@ def _simulator(fields: Fields, top: Section, base_dir: str) -> SimulatorSettings
     return SimulatorSettings(world=world, speed=speed, seed=seed, faults=faults)
 
 
-def _providers(fields: Fields, top: Section) -> CekuraSettings | None:
+def _providers(fields: Fields, top: Section) -> tuple[CekuraSettings | None, FreeplaySettings | None]:
     node = top.get("providers")
     if node is None:
-        return None
+        return None, None
     providers = fields.section(node, "providers", PROVIDER_KEYS, line=top.key_line("providers"))
-    if "cekura" not in providers:
-        return None
-    path = providers.sub("cekura")
-    cekura = fields.section(providers.get("cekura"), path, CEKURA_KEYS, line=providers.key_line("cekura"))
-    base_url = DEFAULT_CEKURA_URL
-    if (url_node := cekura.get("base_url")) is not None:
-        base_url = _base_url(fields, url_node, cekura.sub("base_url"))
-    key_node = cekura.get("api_key")
+    cekura = freeplay = None
+    if "cekura" in providers:
+        url, key = _provider(fields, providers, "cekura", DEFAULT_CEKURA_URL)
+        cekura = CekuraSettings(base_url=url, api_key=key)
+    if "freeplay" in providers:
+        url, key = _provider(fields, providers, "freeplay", DEFAULT_FREEPLAY_URL)
+        freeplay = FreeplaySettings(base_url=_app_root(url), api_key=key)
+    return cekura, freeplay
+
+
+def _provider(fields: Fields, providers: Section, name: str, default_url: str) -> tuple[str, Secret]:
+    """``base_url`` and ``api_key`` of one provider (both providers take the same two keys)."""
+    path = providers.sub(name)
+    section = fields.section(providers.get(name), path, PROVIDER_SETTING_KEYS, line=providers.key_line(name))
+    base_url = default_url
+    if (url_node := section.get("base_url")) is not None:
+        base_url = _base_url(fields, url_node, section.sub("base_url"), default_url)
+    variable = f"{name.upper()}_API_KEY"
+    key_node = section.get("api_key")
     if key_node is None:
         if base_url == SIMULATOR:
-            return CekuraSettings(base_url=base_url, api_key=Secret(SIM_KEY))
-        cekura.require("api_key", hint="add api_key: ${CEKURA_API_KEY} and export CEKURA_API_KEY")
+            return base_url, Secret(SIM_KEY)
+        section.require("api_key", hint=f"add api_key: ${{{variable}}} and export {variable}")
     assert key_node is not None  # noqa: S101 (require() raised otherwise)
-    return CekuraSettings(
-        base_url=base_url, api_key=Secret(_api_key(fields, key_node, cekura.sub("api_key")))
-    )
+    return base_url, Secret(_api_key(fields, key_node, section.sub("api_key"), name, variable))
 
 
-def _api_key(fields: Fields, node: Node, path: str) -> str:
+def _app_root(base_url: str) -> str:
+    """Freeplay's base_url is the app root: a pasted API root (``.../api/v2`` or the SDK's ``.../api``)
+    is cut back to it, since the provider appends ``/api/v2`` itself."""
+    if base_url == SIMULATOR:
+        return base_url
+    for suffix in ("/api/v2", "/api"):
+        if base_url.endswith(suffix):
+            return base_url.removesuffix(suffix).rstrip("/")
+    return base_url
+
+
+def _api_key(fields: Fields, node: Node, path: str, provider: str, variable: str) -> str:
     """The key's text. Messages here describe the value by type and variable name only, never by content."""
     if not isinstance(node, Scalar):
-        fields.fail(node, path, f"expected a string, got {describe(node)}", hint="api_key: ${CEKURA_API_KEY}")
+        fields.fail(node, path, f"expected a string, got {describe(node)}", hint=f"api_key: ${{{variable}}}")
     key = node.text.strip()
     if not key:
         if node.variables:
@@ -220,20 +264,20 @@ def _api_key(fields: Fields, node: Node, path: str) -> str:
                 node,
                 path,
                 f"api_key is empty: {names} {'is' if len(node.variables) == 1 else 'are'} set but empty",
-                hint=f"export {node.variables[0]} with your Cekura API key",
+                hint=f"export {node.variables[0]} with your {provider.capitalize()} API key",
             )
-        fields.fail(node, path, "api_key is empty", hint="api_key: ${CEKURA_API_KEY}")
+        fields.fail(node, path, "api_key is empty", hint=f"api_key: ${{{variable}}}")
     return key
 
 
-def _base_url(fields: Fields, node: Node, path: str) -> str:
+def _base_url(fields: Fields, node: Node, path: str, default_url: str) -> str:
     if isinstance(node, Scalar) and node.text.strip() == SIMULATOR:
         return SIMULATOR
     if isinstance(node, Scalar) and "://" not in node.text and "@" not in node.text:
         close = did_you_mean(node.text, [SIMULATOR])
         if close.startswith("did you"):
             fields.fail(node, path, f"expected an https URL or 'simulator', got {describe(node)}", hint=close)
-    text, parts = fields.url(node, path, ("https", "http"), example=f"{DEFAULT_CEKURA_URL}, or 'simulator'")
+    text, parts = fields.url(node, path, ("https", "http"), example=f"{default_url}, or 'simulator'")
     if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
         fields.fail(
             node,

@@ -1,4 +1,6 @@
-"""The ``gates:`` list of a config: one ``CekuraGate`` per entry, faithful to api-contracts §A3.
+"""The ``gates:`` list of a config: one ``CekuraGate`` per entry, faithful to api-contracts §A3, or a
+``FreeplayGate`` for an entry with ``provider: freeplay`` (read by ``runner.config_freeplay``). A key of the
+other provider's gates is an error that names the provider taking it.
 
 Keys of a gate (``name`` and ``agent`` required; ``provider`` defaults to ``cekura``, ``mode`` to ``voice``)::
 
@@ -32,10 +34,10 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from runner.configfields import Fields, describe, which_modes
+from runner.config_freeplay import FREEPLAY_KEYS, read_freeplay_gate
+from runner.configfields import FAIL_CLOSED, Fields, describe, gate_name, gate_thresholds, which_modes
 from runner.errors import ConfigError
-from runner.settings import VOICE_FAMILY, CekuraGate, CekuraMode, Defaults, ScenarioRef
-from runner.thresholds import Comparison, Op, Thresholds, merge_thresholds
+from runner.settings import VOICE_FAMILY, CekuraGate, CekuraMode, Defaults, GateSpec, ScenarioRef
 from runner.yamlpos import Map, Node, Scalar, Seq, load, to_plain
 
 M = CekuraMode
@@ -66,12 +68,10 @@ GATE_KEYS = COMMON_KEYS + tuple(MODE_KEYS)
 SELECTORS = ("scenarios", "tags", "folder")
 FREQUENCY_CAPPED = frozenset({M.WEBSOCKET, M.PIPECAT, M.LIVEKIT, M.EMAIL})  # "integer 1-100" endpoints
 JSON_CHANNELS = ("voice", "text", "elevenlabs", "livekit_v2", "pipecat_v2")
-PROVIDERS = ("cekura",)
-GATE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
-HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+PROVIDERS = ("cekura", "freeplay")
+CEKURA_THRESHOLDS = ("success_rate", "max_failed_runs", "max_infra_errors", "metrics")
 T = TypeVar("T")
 D = TypeVar("D")
-FAIL_CLOSED = Thresholds(success_rate=Comparison(Op.GE, 1.0, True, ">= 100%"))
 
 
 def read_gates(
@@ -83,8 +83,10 @@ def read_gates(
     defaults: Defaults,
     providers: Mapping[str, bool],
     base_dir: str,
-) -> tuple[CekuraGate, ...]:
-    """All gates, in file order. ``providers`` tells which providers are configured."""
+    run: Mapping[str, str],
+) -> tuple[GateSpec, ...]:
+    """All gates, in file order. ``providers`` tells which providers are configured; ``run`` holds the
+    values of run-name templates (``config_freeplay.run_context``)."""
     hint = "add a 'gates:' list, e.g. gates: [{name: smoke, agent: 101, scenarios: [1, 2]}]"
     if node is None or (isinstance(node, Scalar) and node.value is None):
         fields.fail(line, path, "no gates: nothing to check", hint=hint)
@@ -94,9 +96,26 @@ def read_gates(
     if not items:
         fields.fail(node, path, "no gates: nothing to check", hint=hint)
     seen: dict[str, int] = {}
-    gates = []
+    gates: list[GateSpec] = []
     for item, item_path in items:
-        gate = _Gate(fields, item, item_path, defaults, base_dir).read(providers)
+        if not isinstance(item, Map):
+            fields.fail(
+                item,
+                item_path,
+                f"expected a gate (a mapping with name, agent, scenarios, ...), got {describe(item)}",
+                hint="write each gate as '- name: smoke' followed by its keys, indented",
+            )
+        provider = _provider(fields, item, item_path, providers)
+        gate: GateSpec
+        if provider == "freeplay":
+            foreign = _foreign(GATE_KEYS, FREEPLAY_KEYS, "freeplay", "cekura", explicit=True)
+            gate = read_freeplay_gate(
+                fields, item, item_path, defaults=defaults, base_dir=base_dir, run=run, foreign=foreign
+            )
+        else:
+            explicit = any(key.text == "provider" for key, _ in item.entries)
+            foreign = _foreign(FREEPLAY_KEYS, GATE_KEYS, "cekura", "freeplay", explicit=explicit)
+            gate = _Gate(fields, item, item_path, defaults, base_dir, foreign).read(provider)
         if gate.name in seen:
             name_line = _name_line(item)
             fields.fail(
@@ -110,28 +129,63 @@ def read_gates(
     return tuple(gates)
 
 
+def _provider(fields: Fields, item: Map, path: str, providers: Mapping[str, bool]) -> str:
+    """The gate's provider (default cekura), which must be configured under ``providers``."""
+    node = next((value for key, value in item.entries if key.text == "provider"), None)
+    provider = (
+        "cekura" if node is None else fields.choice(node, f"{path}.provider", PROVIDERS, what="provider")
+    )
+    if not providers.get(provider):
+        fields.fail(
+            node or item,
+            f"{path}.provider" if node is not None else path,
+            f"provider {provider!r} is not configured",
+            hint=f"add providers: {{{provider}: {{api_key: ${{{provider.upper()}_API_KEY}}}}}}",
+        )
+    return provider
+
+
+def _foreign(
+    keys: tuple[str, ...], own: tuple[str, ...], this: str, other: str, *, explicit: bool
+) -> dict[str, tuple[str, str]]:
+    """(message, hint) for each key of ``other`` provider's gates that ``this`` provider's gates lack."""
+    add = "" if explicit else f": add provider: {other}"
+    foreign = {
+        key: (f"{key!r} is not accepted in a {this} gate", f"{key!r} works in {other} gates{add}")
+        for key in keys
+        if key not in own
+    }
+    if "mode" in foreign:
+        foreign["mode"] = (
+            foreign["mode"][0],
+            "a freeplay gate's mode follows from dataset or suite (and suite_execution)",
+        )
+    return foreign
+
+
 def _name_line(node: Node) -> int:
     assert isinstance(node, Map)  # noqa: S101 (read() checked it)
     return next(key.line for key, _ in node.entries if key.text == "name")
 
 
 class _Gate:
-    """Reads one gate entry; methods share the entry's section and mode."""
+    """Reads one Cekura gate entry; methods share the entry's section and mode."""
 
-    def __init__(self, fields: Fields, node: Node, path: str, defaults: Defaults, base_dir: str) -> None:
+    def __init__(
+        self,
+        fields: Fields,
+        node: Map,
+        path: str,
+        defaults: Defaults,
+        base_dir: str,
+        foreign: Mapping[str, tuple[str, str]],
+    ) -> None:
         self.fields = fields
         self.node = node
         self.path = path
         self.defaults = defaults
         self.base_dir = base_dir
-        if not isinstance(node, Map):
-            fields.fail(
-                node,
-                path,
-                f"expected a gate (a mapping with name, agent, scenarios, ...), got {describe(node)}",
-                hint="write each gate as '- name: smoke' followed by its keys, indented",
-            )
-        self.s = fields.section(node, path, GATE_KEYS, line=node.line)
+        self.s = fields.section(node, path, GATE_KEYS, line=node.line, foreign=foreign)
         self.mode = M.VOICE
 
     def get(self, name: str) -> Node | None:
@@ -140,26 +194,9 @@ class _Gate:
     def sub(self, name: str) -> str:
         return self.s.sub(name)
 
-    def read(self, providers: Mapping[str, bool]) -> CekuraGate:
+    def read(self, provider: str) -> CekuraGate:
         f, s = self.fields, self.s
-        name = f.string(s.require("name", hint="name the gate, e.g. name: smoke"), self.sub("name"))
-        if not GATE_NAME.fullmatch(name):
-            f.fail(
-                s.get("name"),
-                self.sub("name"),
-                f"gate name {name!r} may only contain letters, digits, '_', '.' and '-'",
-                hint="it names JUnit classnames and files",
-            )
-        provider = "cekura"
-        if (node := s.get("provider")) is not None:
-            provider = f.choice(node, self.sub("provider"), PROVIDERS, what="provider")
-        if not providers.get(provider):
-            f.fail(
-                s.get("provider") or s.node,
-                self.sub("provider") if "provider" in s else self.path,
-                f"provider {provider!r} is not configured",
-                hint=f"add providers: {{{provider}: {{api_key: ${{CEKURA_API_KEY}}}}}}",
-            )
+        name = gate_name(s)
         if (node := s.get("mode")) is not None:
             self.mode = M(f.choice(node, self.sub("mode"), [m.value for m in M], what="mode"))
         for key, _ in self.s.node.entries:
@@ -176,8 +213,16 @@ class _Gate:
         timeout = self.defaults.timeout
         if (node := s.get("timeout")) is not None:
             timeout = f.duration(node, self.sub("timeout"))
-        thresholds = merge_thresholds(
-            self.defaults.thresholds, f.thresholds(s.get("thresholds"), self.sub("thresholds"))
+        thresholds = gate_thresholds(
+            f,
+            s.get("thresholds"),
+            self.sub("thresholds"),
+            self.defaults.thresholds,
+            accepted=CEKURA_THRESHOLDS,
+            rejected=lambda key: (
+                f"{key!r} is not accepted in a cekura gate",
+                f"{key!r} works in freeplay gates",
+            ),
         )
         self._check_selectors()
         websocket_url = self._opt(self._ws_url, "websocket_url", None)
@@ -202,7 +247,7 @@ class _Gate:
                 lambda n, p: f.str_list(n, p, "tool names", allow_empty=True), "mock_tool_names", None
             ),
             websocket_url=websocket_url,
-            websocket_headers=self._opt(self._headers, "websocket_headers", ()),
+            websocket_headers=self._opt(f.headers, "websocket_headers", ()),
             elevenlabs_agent_id=self._opt(f.string, "elevenlabs_agent_id", None),
             sip_endpoint=self._opt(f.string, "sip_endpoint", None),
             retell_agent_id=self._opt(f.string, "retell_agent_id", None),
@@ -311,20 +356,6 @@ class _Gate:
     def _frequency(self, node: Node, path: str) -> int:
         cap = 100 if self.mode in FREQUENCY_CAPPED else None
         return self.fields.integer(node, path, minimum=1, maximum=cap)
-
-    def _headers(self, node: Node, path: str) -> tuple[tuple[str, str], ...]:
-        f = self.fields
-        if not isinstance(node, Map):
-            f.fail(node, path, f"expected a mapping of header names to values, got {describe(node)}")
-        headers = []
-        for key, value in node.entries:
-            if not HEADER_NAME.fullmatch(key.text):
-                f.fail(key, path, f"invalid header name {key.text!r}")
-            text = f.string(value, f"{path}.{key.text}", what="a header value")
-            if "\r" in text or "\n" in text:
-                f.fail(value, f"{path}.{key.text}", "a header value must be one line")
-            headers.append((key.text, text))
-        return tuple(headers)
 
     def _email(self, node: Node, path: str) -> str:
         text = self.fields.string(node, path, what="an email address")

@@ -13,16 +13,22 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import NoReturn
 from urllib.parse import SplitResult, urlsplit
 
 from runner.durations import EXAMPLES, parse_duration
 from runner.errors import ConfigError, ThresholdSyntaxError
-from runner.thresholds import THRESHOLD_KEYS, Thresholds, compile_thresholds
+from runner.thresholds import THRESHOLD_KEYS, Comparison, Op, Thresholds, compile_thresholds, merge_thresholds
 from runner.yamlpos import Map, Node, Scalar, Seq, join, to_plain
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+UUID_EXAMPLE = "0f8e2d4c-1b3a-4c5d-9e6f-7a8b9c0d1e2f"
+GATE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+# What a gate requires when its merged thresholds hold no check: every run (test case) must succeed.
+FAIL_CLOSED = Thresholds(success_rate=Comparison(Op.GE, 1.0, True, ">= 100%"))
 
 
 def describe(node: Node | None) -> str:
@@ -83,16 +89,26 @@ class Fields:
         raise ConfigError(message, file=self.file, line=line, key=path or None, hint=hint)
 
     def section(
-        self, node: Node | None, path: str, allowed: Sequence[str], *, line: int, extensions: bool = False
+        self,
+        node: Node | None,
+        path: str,
+        allowed: Sequence[str],
+        *,
+        line: int,
+        extensions: bool = False,
+        foreign: Mapping[str, tuple[str, str]] | None = None,
     ) -> Section:
         """A mapping whose keys must be among ``allowed`` (or start with ``x-`` if ``extensions``);
-        null or absent is an empty one at ``line``."""
+        null or absent is an empty one at ``line``. ``foreign`` maps keys that belong elsewhere (another
+        provider's gates) to the (message, hint) that says so."""
         if node is None or (isinstance(node, Scalar) and node.value is None):
             return Section(self, Map((), node.line if node else line), path)
         if not isinstance(node, Map):
             self.fail(node, path, f"expected a mapping with keys {listing(allowed)}, got {describe(node)}")
         for key, _ in node.entries:
             if key.text not in allowed and not (extensions and key.text.startswith("x-")):
+                if foreign and key.text in foreign:
+                    self.fail(key, path, foreign[key.text][0], hint=foreign[key.text][1])
                 self.fail(key, path, f"unknown key {key.text!r}", hint=did_you_mean(key.text, allowed))
         return Section(self, node, path)
 
@@ -158,6 +174,19 @@ class Fields:
             self.fail(node, path, f"expected {what}, got an empty value")
         return scalar.text
 
+    def boolean(self, node: Node, path: str) -> bool:
+        scalar = self.scalar(node, path, "true or false")
+        if not isinstance(scalar.value, bool):
+            self.fail(node, path, f"expected true or false, got {describe(node)}")
+        return scalar.value
+
+    def uuid(self, node: Node, path: str, *, hint: str | None = None) -> str:
+        """A UUID written in the 8-4-4-4-12 hex form, returned in lower case (its canonical text)."""
+        text = self.string(node, path, what="a UUID").strip()
+        if not _UUID.fullmatch(text):
+            self.fail(node, path, f"expected a UUID such as {UUID_EXAMPLE}, got {describe(node)}", hint=hint)
+        return text.lower()
+
     def duration(self, node: Node, path: str) -> float:
         """A duration > 0 (``30s``, ``5m``, ``1h30m``, ``250ms``; a bare number is seconds)."""
         scalar = self.scalar(node, path, "a duration")
@@ -184,7 +213,14 @@ class Fields:
         return text
 
     def url(
-        self, node: Node, path: str, schemes: Sequence[str], *, example: str, allow_query: bool = False
+        self,
+        node: Node,
+        path: str,
+        schemes: Sequence[str],
+        *,
+        example: str,
+        allow_query: bool = False,
+        credentials_hint: str = "put API keys in api_key",
     ) -> tuple[str, SplitResult]:
         """A URL with one of ``schemes``, a host, and no credentials or fragment; a query only if allowed.
 
@@ -195,7 +231,7 @@ class Fields:
         scalar = self.scalar(node, path, "a URL")
         parts = urlsplit(text)
         if "@" in parts.netloc:  # checked first: such a URL is never echoed
-            self.fail(node, path, "the URL must not contain credentials", hint="put API keys in api_key")
+            self.fail(node, path, "the URL must not contain credentials", hint=credentials_hint)
         if parts.scheme not in schemes:
             kind = " or ".join(schemes)
             article = "an" if kind[0] in "aeioh" else "a"
@@ -231,6 +267,22 @@ class Fields:
         items = self.items(node, path, what, allow_empty=allow_empty)
         return tuple(self.string(item, p) for item, p in items)
 
+    # -- mappings --------------------------------------------------------------------------------------
+
+    def headers(self, node: Node, path: str) -> tuple[tuple[str, str], ...]:
+        """HTTP headers: valid names, one-line non-empty values, in file order."""
+        if not isinstance(node, Map):
+            self.fail(node, path, f"expected a mapping of header names to values, got {describe(node)}")
+        headers = []
+        for key, value in node.entries:
+            if not _HEADER_NAME.fullmatch(key.text):
+                self.fail(key, path, f"invalid header name {key.text!r}")
+            text = self.string(value, f"{path}.{key.text}", what="a header value")
+            if "\r" in text or "\n" in text:
+                self.fail(value, f"{path}.{key.text}", "a header value must be one line")
+            headers.append((key.text, text))
+        return tuple(headers)
+
 
 class Section:
     """A checked mapping: look up entries by key, with their paths and lines."""
@@ -259,6 +311,54 @@ class Section:
         if node is None:
             self.fields.fail(self.node.line, self.path, f"missing required key {name!r}", hint=hint)
         return node
+
+
+def gate_name(section: Section) -> str:
+    """A gate's required ``name``: letters, digits, ``_ . -`` (it names JUnit classnames and files)."""
+    node = section.require("name", hint="name the gate, e.g. name: smoke")
+    name = section.fields.string(node, section.sub("name"))
+    if not GATE_NAME.fullmatch(name):
+        section.fields.fail(
+            node,
+            section.sub("name"),
+            f"gate name {name!r} may only contain letters, digits, '_', '.' and '-'",
+            hint="it names JUnit classnames and files",
+        )
+    return name
+
+
+def gate_thresholds(
+    fields: Fields,
+    node: Node | None,
+    path: str,
+    base: Thresholds,
+    *,
+    accepted: Collection[str],
+    rejected: Callable[[str], tuple[str, str]],
+) -> Thresholds:
+    """A gate's ``thresholds`` merged over ``base`` (the defaults') when only the ``accepted`` keys apply
+    to the gate: such a key written on the gate is an error (``rejected(key)`` gives message and hint), one
+    inherited from the defaults is dropped, as defaults are shared by gates of every kind."""
+    if isinstance(node, Map):
+        fields.section(node, path, THRESHOLD_KEYS, line=node.line)
+        for key, _ in node.entries:
+            if key.text not in accepted:
+                message, hint = rejected(key.text)
+                fields.fail(key, path, message, hint=hint)
+    return merge_thresholds(restrict(base, accepted), fields.thresholds(node, path))
+
+
+def restrict(thresholds: Thresholds, keys: Collection[str]) -> Thresholds:
+    """``thresholds`` with every key not in ``keys`` unset."""
+    t = thresholds
+    return Thresholds(
+        success_rate=t.success_rate if "success_rate" in keys else None,
+        metrics=t.metrics if "metrics" in keys else (),
+        max_failed_runs=t.max_failed_runs if "max_failed_runs" in keys else None,
+        max_infra_errors=t.max_infra_errors if "max_infra_errors" in keys else None,
+        evaluations=t.evaluations if "evaluations" in keys else (),
+        max_target_errors=t.max_target_errors if "max_target_errors" in keys else None,
+    )
 
 
 def _int_range(minimum: int | None, maximum: int | None) -> str:

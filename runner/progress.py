@@ -74,9 +74,11 @@ class ConsoleProgress:
     def gate_started(self, gate: GateSpec, target: str, started: StartedResult) -> None:
         self._started_at[gate.name] = self._clock.now()
         self._status[gate.name] = started.status
-        runs = f"{started.run_count} runs" if started.run_count is not None else "run count not announced"
+        unit = "test cases" if gate.provider == "freeplay" else "runs"
+        runs = f"{started.run_count} {unit}" if started.run_count is not None else f"{unit} not announced"
+        what = "test run" if gate.provider == "freeplay" else "result"
         self._gate_line(
-            gate, f"started result {started.result_id} on {target}: {runs} ({started.status or '?'})"
+            gate, f"started {what} {started.result_id} on {target}: {runs} ({started.status or '?'})"
         )
 
     def snapshot(self, gate: GateSpec, snapshot: ResultSnapshot) -> None:

@@ -10,6 +10,11 @@ The value of a ``thresholds:`` mapping compiles to one ``Thresholds``::
         Latency: ["p50 <= 2000", "p95 < 4000"]
         12: "pass_rate >= 95%"            # a metric by id (an integer key becomes the text "12")
         Sentiment: "rate(positive, neutral) >= 80%"
+      evaluations:                        # Freeplay: [source:]criterion -> one check or a list of checks
+        "Answer Accuracy": "pass_rate >= 90%"
+        "auto:Helpfulness": ["mean >= 4", "count >= 5"]
+        Faithfulness: "rate(yes) >= 80%"
+      max_target_errors: 0                # Freeplay: whole number >= 0: test cases the target failed on
 
 GRAMMAR (whitespace between tokens is optional; aggregate names are case-insensitive)::
 
@@ -23,6 +28,8 @@ GRAMMAR (whitespace between tokens is optional; aggregate names are case-insensi
     OP           := ">=" | ">" | "<=" | "<" | "==" | "!="
     NUMBER       := [+-] digits [ "." digits ] [ ("e" | "E") [+-] digits ]
     RATE         := NUMBER "%" within 0%..100%  |  NUMBER without "%" within 0..1
+    evaluation   := [ SOURCE ":" ] CRITERION   (a key of ``evaluations``; its checks use ``check``)
+    SOURCE       := auto | human | client      (case-insensitive; anything else before ":" is an error)
 
 What each aggregate compares against:
 
@@ -37,8 +44,16 @@ form the user wrote (``">= 90%"``, ``"p50 <= 2000"``, ``"rate(positive, neutral)
 ``metric.<metric>.<aggregate>`` (``metric.Sentiment.rate(positive,neutral)``); a second check with the same
 id on one metric gets ``#2``, a third ``#3``, in the order written.
 
+Evaluations (Freeplay ``summary_statistics`` criteria) use the same checks and rate rules. A key
+``"auto:Helpfulness"`` looks only at model-graded (``auto``) evaluations, ``human:`` at human labels,
+``client:`` at the ``eval_results`` regate recorded; a bare ``"Helpfulness"`` looks in all three. The
+source is the word before the *first* ``:``, so a criterion whose own name has a ``:`` after a single word
+is written with its source (``"auto:Tone:formal"``). Check ids are ``evaluation.<key as written>.<aggregate>``
+(``evaluation.auto:Helpfulness.mean``), de-duplicated with ``#2`` like metric ids.
+
 ``merge_thresholds(defaults, gate)`` lets the gate's values win key by key; the gate's checks on a metric
-replace the defaults' checks on that same metric name, checks on other metrics are kept.
+replace the defaults' checks on that same metric name, checks on other metrics are kept. Evaluations merge
+the same way, by (source, criterion).
 """
 
 from __future__ import annotations
@@ -46,9 +61,10 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
 from runner.errors import ThresholdSyntaxError
 
@@ -156,7 +172,15 @@ class Thresholds:
 # Compiler
 # --------------------------------------------------------------------------------------------------------
 
-THRESHOLD_KEYS = ("success_rate", "max_failed_runs", "max_infra_errors", "metrics")
+THRESHOLD_KEYS = (
+    "success_rate",
+    "max_failed_runs",
+    "max_infra_errors",
+    "metrics",
+    "evaluations",
+    "max_target_errors",
+)
+EVALUATION_SOURCES = ("auto", "human", "client")
 
 _OPS = (">=", "<=", "==", "!=", ">", "<")  # longest first
 _MISTYPED_OPS = {"=>": ">=", "=<": "<=", "<>": "!=", "≥": ">=", "≤": "<=", "≠": "!=", "=": "=="}
@@ -165,6 +189,7 @@ _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BARE_LABEL = re.compile(r"[^\s,()'\"]+")
 _TOKEN = re.compile(r"\S+")
+_SOURCE_PREFIX = re.compile(r"([A-Za-z_]+)\s*:(.*)", re.DOTALL)
 _AGGREGATE_NAMES = tuple(a.value for a in Aggregate)
 _AGGREGATES_HINT = "aggregates: mean, min, max, p50, p90, p95, p99, count, pass_rate, rate(<label>, ...)"
 _RATE_RANGE_HINT = "a rate is between 0 and 1, or between 0% and 100%"
@@ -175,7 +200,8 @@ def compile_thresholds(raw: object) -> Thresholds:
     """Compile the YAML value of a ``thresholds:`` mapping (``None`` = no thresholds).
 
     Raises ``ThresholdSyntaxError`` whose ``key`` is the path below ``thresholds`` (``success_rate``,
-    ``metrics.Latency``, ``metrics.Latency[1]``; ``""`` for the mapping itself).
+    ``metrics.Latency``, ``metrics.Latency[1]``, ``evaluations.auto:Helpfulness``; ``""`` for the mapping
+    itself).
     """
     if raw is None:
         return Thresholds()
@@ -196,6 +222,8 @@ def compile_thresholds(raw: object) -> Thresholds:
         metrics=_compile_metrics(raw.get("metrics")),
         max_failed_runs=_count_limit(raw, "max_failed_runs"),
         max_infra_errors=_count_limit(raw, "max_infra_errors"),
+        evaluations=_compile_evaluations(raw.get("evaluations")),
+        max_target_errors=_count_limit(raw, "max_target_errors"),
     )
 
 
@@ -204,28 +232,41 @@ def merge_thresholds(base: Thresholds, override: Thresholds) -> Thresholds:
 
     Scalar keys: the override's value wins when set. Metrics: the override's checks on a metric replace all
     of the base's checks on that same metric name (in the base's position); other metrics are kept, and
-    metrics only the override names follow in its order.
+    metrics only the override names follow in its order. Evaluations likewise, per (source, criterion).
     """
-    replaced = {check.metric for check in override.metrics}
-    merged: list[MetricCheck] = []
-    placed: set[str] = set()
-    for check in base.metrics:
-        if check.metric not in replaced:
-            merged.append(check)
-        elif check.metric not in placed:
-            placed.add(check.metric)
-            merged.extend(c for c in override.metrics if c.metric == check.metric)
-    merged.extend(c for c in override.metrics if c.metric not in placed)
     return Thresholds(
-        success_rate=override.success_rate if override.success_rate is not None else base.success_rate,
-        metrics=tuple(merged),
-        max_failed_runs=(
-            override.max_failed_runs if override.max_failed_runs is not None else base.max_failed_runs
-        ),
-        max_infra_errors=(
-            override.max_infra_errors if override.max_infra_errors is not None else base.max_infra_errors
-        ),
+        success_rate=_pick(override.success_rate, base.success_rate),
+        metrics=_merge_checks(base.metrics, override.metrics, lambda c: c.metric),
+        max_failed_runs=_pick(override.max_failed_runs, base.max_failed_runs),
+        max_infra_errors=_pick(override.max_infra_errors, base.max_infra_errors),
+        evaluations=_merge_checks(base.evaluations, override.evaluations, lambda c: (c.source, c.criterion)),
+        max_target_errors=_pick(override.max_target_errors, base.max_target_errors),
     )
+
+
+_V = TypeVar("_V")
+_C = TypeVar("_C", MetricCheck, EvaluationCheck)
+
+
+def _pick(override: _V | None, base: _V | None) -> _V | None:
+    return override if override is not None else base
+
+
+def _merge_checks(
+    base: tuple[_C, ...], override: tuple[_C, ...], key: Callable[[_C], Hashable]
+) -> tuple[_C, ...]:
+    replaced = {key(check) for check in override}
+    merged: list[_C] = []
+    placed: set[Hashable] = set()
+    for check in base:
+        k = key(check)
+        if k not in replaced:
+            merged.append(check)
+        elif k not in placed:
+            placed.add(k)
+            merged.extend(c for c in override if key(c) == k)
+    merged.extend(c for c in override if key(c) not in placed)
+    return tuple(merged)
 
 
 def _compile_success_rate(raw: object) -> Comparison:
@@ -257,20 +298,72 @@ def _compile_success_rate(raw: object) -> Comparison:
 
 
 def _compile_metrics(raw: object) -> tuple[MetricCheck, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, Mapping):
-        raise ThresholdSyntaxError(
-            f"metrics must be a mapping of metric name or id to checks, got {_describe(raw)}",
-            key="metrics",
-            hint='e.g. metrics: {Latency: "p95 <= 2000"}',
-        )
     checks: list[MetricCheck] = []
-    for name, value in raw.items():
-        metric = str(name)
-        key = f"metrics.{metric}"
+    for metric, key, items in _check_lists(
+        raw,
+        "metrics",
+        what="metric",
+        mapping_of="metric name or id",
+        example='e.g. metrics: {Latency: "p95 <= 2000"}',
+        one='"mean >= 4"',
+        several='["p50 <= 2000", "p95 < 4000"]',
+        at_least='"p95 <= 2000"',
+    ):
         if not metric.strip():
             raise ThresholdSyntaxError("empty metric name", key=key, hint="name a metric by its name or id")
+        seen: dict[str, int] = {}
+        for item_key, item in items:
+            aggregate, labels, comparison, text, id_name = _compile_check(item, item_key)
+            check_id = _unique(f"metric.{metric}.{id_name}", seen)
+            checks.append(MetricCheck(metric, aggregate, labels, comparison, text, check_id))
+    return tuple(checks)
+
+
+def _compile_evaluations(raw: object) -> tuple[EvaluationCheck, ...]:
+    checks: list[EvaluationCheck] = []
+    for written, key, items in _check_lists(
+        raw,
+        "evaluations",
+        what="evaluation",
+        mapping_of="evaluation criterion",
+        example='e.g. evaluations: {"Answer Accuracy": "pass_rate >= 90%"}',
+        one='"pass_rate >= 90%"',
+        several='["mean >= 4", "count >= 5"]',
+        at_least='"pass_rate >= 90%"',
+    ):
+        source, criterion = _evaluation_key(written, key)
+        seen: dict[str, int] = {}
+        for item_key, item in items:
+            aggregate, labels, comparison, text, id_name = _compile_check(item, item_key)
+            check_id = _unique(f"evaluation.{written}.{id_name}", seen)
+            checks.append(EvaluationCheck(criterion, source, aggregate, labels, comparison, text, check_id))
+    return tuple(checks)
+
+
+def _check_lists(
+    raw: object,
+    section: str,
+    *,
+    what: str,
+    mapping_of: str,
+    example: str,
+    one: str,
+    several: str,
+    at_least: str,
+) -> list[tuple[str, str, list[tuple[str, object]]]]:
+    """``{name: check | [check, ...]}`` -> ``[(name, key, [(item key, check), ...]), ...]``."""
+    if raw is None:
+        return []
+    if not isinstance(raw, Mapping):
+        raise ThresholdSyntaxError(
+            f"{section} must be a mapping of {mapping_of} to checks, got {_describe(raw)}",
+            key=section,
+            hint=example,
+        )
+    lists = []
+    for name, value in raw.items():
+        written = str(name)
+        key = f"{section}.{written}"
         if isinstance(value, str):
             items: list[tuple[str, object]] = [(key, value)]
         elif isinstance(value, list):
@@ -281,25 +374,54 @@ def _compile_metrics(raw: object) -> tuple[MetricCheck, ...]:
             raise ThresholdSyntaxError(
                 f"expected a check or a list of checks, got {_describe(value)}",
                 key=key,
-                hint='write e.g. "mean >= 4" or ["p50 <= 2000", "p95 < 4000"]',
+                hint=f"write e.g. {one} or {several}",
             )
         if not items:
             raise ThresholdSyntaxError(
-                f"no checks for metric {metric!r}",
+                f"no checks for {what} {written!r}",
                 key=key,
-                hint='write at least one check such as "p95 <= 2000", or remove the metric',
+                hint=f"write at least one check such as {at_least}, or remove the {what}",
             )
-        seen: dict[str, int] = {}
-        for item_key, item in items:
-            check = _compile_check(metric, item, item_key)
-            seen[check.check_id] = seen.get(check.check_id, 0) + 1
-            if seen[check.check_id] > 1:
-                check = replace(check, check_id=f"{check.check_id}#{seen[check.check_id]}")
-            checks.append(check)
-    return tuple(checks)
+        lists.append((written, key, items))
+    return lists
 
 
-def _compile_check(metric: str, raw: object, key: str) -> MetricCheck:
+def _evaluation_key(written: str, key: str) -> tuple[str | None, str]:
+    """``"auto:Helpfulness"`` -> ``("auto", "Helpfulness")``; ``"Helpfulness"`` -> ``(None, ...)``."""
+    source = None
+    criterion = written
+    m = _SOURCE_PREFIX.fullmatch(written.strip())
+    if m is not None:
+        word = m.group(1)
+        if word.lower() not in EVALUATION_SOURCES:
+            close = difflib.get_close_matches(word.lower(), EVALUATION_SOURCES, n=1)
+            hint = (
+                f"did you mean {close[0]!r}?"
+                if close
+                else f"sources: {', '.join(EVALUATION_SOURCES)}; a criterion whose name contains ':' is "
+                f"written with its source, e.g. 'auto:{written.strip()}'"
+            )
+            raise ThresholdSyntaxError(
+                f"unknown evaluation source {word!r} in {written!r}", key=key, hint=hint
+            )
+        source, criterion = word.lower(), m.group(2)
+    if not criterion.strip():
+        raise ThresholdSyntaxError(
+            "empty criterion name",
+            key=key,
+            hint='name an evaluation criterion, e.g. "Answer Accuracy" or "auto:Helpfulness"',
+        )
+    return source, criterion.strip()
+
+
+def _unique(check_id: str, seen: dict[str, int]) -> str:
+    """``check_id``, or ``check_id#n`` for its n-th occurrence under one name."""
+    seen[check_id] = seen.get(check_id, 0) + 1
+    return check_id if seen[check_id] == 1 else f"{check_id}#{seen[check_id]}"
+
+
+def _compile_check(raw: object, key: str) -> tuple[Aggregate, tuple[str, ...], Comparison, str, str]:
+    """One check -> (aggregate, labels, comparison, normalised text, aggregate's id part)."""
     if not isinstance(raw, str):
         raise ThresholdSyntaxError(
             f"expected a check such as 'mean >= 4', got {_describe(raw)}",
@@ -316,14 +438,7 @@ def _compile_check(metric: str, raw: object, key: str) -> MetricCheck:
         id_name = f"rate({','.join(_show_label(label) for label in labels)})"
     else:
         name = id_name = aggregate.value
-    return MetricCheck(
-        metric=metric,
-        aggregate=aggregate,
-        labels=labels,
-        comparison=comparison,
-        text=f"{name} {comparison.text}",
-        check_id=f"metric.{metric}.{id_name}",
-    )
+    return aggregate, labels, comparison, f"{name} {comparison.text}", id_name
 
 
 def _aggregate(cur: _Cursor) -> tuple[Aggregate, tuple[str, ...]]:

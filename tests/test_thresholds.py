@@ -13,6 +13,7 @@ from runner.errors import ThresholdSyntaxError
 from runner.thresholds import (
     Aggregate,
     Comparison,
+    EvaluationCheck,
     MetricCheck,
     Op,
     Thresholds,
@@ -171,8 +172,130 @@ def test_two_checks_with_the_same_aggregate_get_unique_ids_in_order() -> None:
 
 
 def test_counts_and_limits() -> None:
-    compiled = compile_thresholds({"max_failed_runs": 2, "max_infra_errors": 0})
-    assert (compiled.max_failed_runs, compiled.max_infra_errors) == (2, 0)
+    compiled = compile_thresholds({"max_failed_runs": 2, "max_infra_errors": 0, "max_target_errors": 3})
+    assert (compiled.max_failed_runs, compiled.max_infra_errors, compiled.max_target_errors) == (2, 0, 3)
+
+
+# --- evaluation checks (Freeplay) --------------------------------------------------------------------
+
+EVALUATIONS = [
+    # key as written, expression, source, criterion, normalised text, check id
+    pytest.param(
+        "Answer Accuracy",
+        "pass_rate >= 90%",
+        None,
+        "Answer Accuracy",
+        "pass_rate >= 90%",
+        "evaluation.Answer Accuracy.pass_rate",
+        id="any-source",
+    ),
+    pytest.param(
+        "auto:Helpfulness",
+        "mean >= 4",
+        "auto",
+        "Helpfulness",
+        "mean >= 4",
+        "evaluation.auto:Helpfulness.mean",
+        id="auto",
+    ),
+    pytest.param(
+        "human: Tone",
+        "rate(friendly, 'very friendly') >= 75%",
+        "human",
+        "Tone",
+        'rate(friendly, "very friendly") >= 75%',
+        'evaluation.human: Tone.rate(friendly,"very friendly")',
+        id="human-blank-after-colon-and-quoted-label",
+    ),
+    pytest.param(
+        "CLIENT:exact_match",
+        "count >= 5",
+        "client",
+        "exact_match",
+        "count >= 5",
+        "evaluation.CLIENT:exact_match.count",
+        id="source-case-insensitive-id-as-written",
+    ),
+    pytest.param(
+        "Faithfulness",
+        "rate(yes) >= 0.8",
+        None,
+        "Faithfulness",
+        "rate(yes) >= 0.8",
+        "evaluation.Faithfulness.rate(yes)",
+        id="rate-fraction",
+    ),
+    pytest.param(
+        "auto:Tone:formal",
+        "pass_rate > 50%",
+        "auto",
+        "Tone:formal",
+        "pass_rate > 50%",
+        "evaluation.auto:Tone:formal.pass_rate",
+        id="colon-in-the-criterion-after-a-source",
+    ),
+    pytest.param(
+        "Score (0-5): overall",
+        "p50 >= 3",
+        None,
+        "Score (0-5): overall",
+        "p50 >= 3",
+        "evaluation.Score (0-5): overall.p50",
+        id="colon-after-more-than-a-word-is-part-of-the-name",
+    ),
+    pytest.param(12, "mean >= 80%", None, "12", "mean >= 80%", "evaluation.12.mean", id="integer-key"),
+]
+
+
+@pytest.mark.parametrize(("key", "expr", "source", "criterion", "text", "check_id"), EVALUATIONS)
+def test_evaluation_check_compiles(
+    key: object, expr: str, source: str | None, criterion: str, text: str, check_id: str
+) -> None:
+    """``[source:]criterion`` -> an EvaluationCheck with the metric checks' grammar; the id keeps the key."""
+    (compiled,) = compile_thresholds({"evaluations": {key: expr}}).evaluations
+    assert (compiled.source, compiled.criterion, compiled.text, compiled.check_id) == (
+        source,
+        criterion,
+        text,
+        check_id,
+    )
+
+
+def test_evaluation_checks_keep_the_rate_rules_and_store_fractions() -> None:
+    (check,) = compile_thresholds({"evaluations": {"A": "pass_rate >= 90%"}}).evaluations
+    assert check == EvaluationCheck(
+        criterion="A",
+        source=None,
+        aggregate=Aggregate.PASS_RATE,
+        labels=(),
+        comparison=Comparison(Op.GE, 0.9, True, ">= 90%"),
+        text="pass_rate >= 90%",
+        check_id="evaluation.A.pass_rate",
+    )
+
+
+def test_evaluations_take_lists_and_de_duplicate_ids_per_key() -> None:
+    compiled = compile_thresholds(
+        {
+            "evaluations": {
+                "auto:Helpfulness": ["mean >= 4", "count >= 5", "mean <= 5"],
+                "Helpfulness": "mean >= 3",  # another key: its own ids, no "#2"
+            }
+        }
+    )
+    assert [c.check_id for c in compiled.evaluations] == [
+        "evaluation.auto:Helpfulness.mean",
+        "evaluation.auto:Helpfulness.count",
+        "evaluation.auto:Helpfulness.mean#2",
+        "evaluation.Helpfulness.mean",
+    ]
+    assert compiled.metrics == ()
+
+
+def test_no_evaluations_is_empty() -> None:
+    assert compile_thresholds({"evaluations": {}}).is_empty
+    assert compile_thresholds({"evaluations": None}).is_empty
+    assert not compile_thresholds({"max_target_errors": 0}).is_empty
 
 
 def test_nothing_compiles_to_empty_thresholds() -> None:
@@ -428,6 +551,84 @@ ERRORS = [
         id="limit-as-string",
     ),
     pytest.param(
+        {"evaluations": {"Answer Accuracy": "pass_rate >= 90"}},
+        "evaluations.Answer Accuracy",
+        "rate 90 is above 1: a rate without % is a fraction",
+        "write 90% or 0.9",
+        id="evaluation-rate-without-percent",
+    ),
+    pytest.param(
+        {"evaluations": {"Faithfulness": ["count >= 5", "rate(yes) >= 80"]}},
+        "evaluations.Faithfulness[1]",
+        "rate 80 is above 1: a rate without % is a fraction",
+        "write 80% or 0.8",
+        id="evaluation-label-rate-without-percent-in-list",
+    ),
+    pytest.param(
+        {"evaluations": {"A": "avg >= 4"}},
+        "evaluations.A",
+        "unknown aggregate 'avg'",
+        "aggregates: mean, min, max, p50, p90, p95, p99, count, pass_rate, rate(<label>, ...)",
+        id="evaluation-unknown-aggregate",
+    ),
+    pytest.param(
+        {"evaluations": {"robot:Helpfulness": "mean >= 4"}},
+        "evaluations.robot:Helpfulness",
+        "unknown evaluation source 'robot' in 'robot:Helpfulness'",
+        "sources: auto, human, client; a criterion whose name contains ':' is written with its source,"
+        " e.g. 'auto:robot:Helpfulness'",
+        id="evaluation-unknown-source",
+    ),
+    pytest.param(
+        {"evaluations": {"autos:Helpfulness": "mean >= 4"}},
+        "evaluations.autos:Helpfulness",
+        "unknown evaluation source 'autos' in 'autos:Helpfulness'",
+        "did you mean 'auto'?",
+        id="evaluation-source-typo",
+    ),
+    pytest.param(
+        {"evaluations": {"auto:": "mean >= 4"}},
+        "evaluations.auto:",
+        "empty criterion name",
+        'name an evaluation criterion, e.g. "Answer Accuracy" or "auto:Helpfulness"',
+        id="evaluation-source-without-criterion",
+    ),
+    pytest.param(
+        {"evaluations": {" ": "mean >= 4"}},
+        "evaluations. ",
+        "empty criterion name",
+        'name an evaluation criterion, e.g. "Answer Accuracy" or "auto:Helpfulness"',
+        id="evaluation-blank-criterion",
+    ),
+    pytest.param(
+        {"evaluations": {"A": []}},
+        "evaluations.A",
+        "no checks for evaluation 'A'",
+        'write at least one check such as "pass_rate >= 90%", or remove the evaluation',
+        id="evaluation-without-checks",
+    ),
+    pytest.param(
+        {"evaluations": {"A": 0.9}},
+        "evaluations.A",
+        "expected a check or a list of checks, got 0.9",
+        'write e.g. "pass_rate >= 90%" or ["mean >= 4", "count >= 5"]',
+        id="evaluation-number-instead-of-check",
+    ),
+    pytest.param(
+        {"evaluations": ["pass_rate >= 90%"]},
+        "evaluations",
+        "evaluations must be a mapping of evaluation criterion to checks, got a list",
+        'e.g. evaluations: {"Answer Accuracy": "pass_rate >= 90%"}',
+        id="evaluations-as-list",
+    ),
+    pytest.param(
+        {"max_target_errors": 1.5},
+        "max_target_errors",
+        "expected a whole number >= 0, got 1.5",
+        "e.g. max_target_errors: 0",
+        id="target-errors-fraction",
+    ),
+    pytest.param(
         {"succes_rate": "90%"},
         "succes_rate",
         "unknown key 'succes_rate'",
@@ -437,7 +638,8 @@ ERRORS = [
     pytest.param(
         ["success_rate"],
         "",
-        "thresholds must be a mapping (success_rate, max_failed_runs, max_infra_errors, metrics), got a list",
+        "thresholds must be a mapping (success_rate, max_failed_runs, max_infra_errors, metrics, evaluations,"
+        " max_target_errors), got a list",
         None,
         id="not-a-mapping",
     ),
@@ -490,7 +692,50 @@ def test_merge_replaces_all_checks_of_the_same_metric_in_place_and_keeps_the_oth
     ]
 
 
+EVALUATION_DEFAULTS = compile_thresholds(
+    {
+        "max_target_errors": 0,
+        "evaluations": {
+            "Answer Accuracy": "pass_rate >= 80%",
+            "auto:Helpfulness": ["mean >= 3", "count >= 1"],
+            "Faithfulness": "rate(yes) >= 70%",
+        },
+    }
+)
+
+
+def test_merge_replaces_evaluations_per_key_in_place_and_overrides_max_target_errors() -> None:
+    """The gate's auto:Helpfulness checks replace both default ones; a bare "Helpfulness" is another key
+    (any source) and is added; max_target_errors is the gate's."""
+    gate = compile_thresholds(
+        {
+            "max_target_errors": 2,
+            "evaluations": {"Helpfulness": "mean >= 4", "auto:Helpfulness": "mean >= 4.5"},
+        }
+    )
+    merged = merge_thresholds(EVALUATION_DEFAULTS, gate)
+    assert [c.check_id for c in merged.evaluations] == [
+        "evaluation.Answer Accuracy.pass_rate",
+        "evaluation.auto:Helpfulness.mean",
+        "evaluation.Faithfulness.rate(yes)",
+        "evaluation.Helpfulness.mean",
+    ]
+    assert merged.evaluations[1].comparison.value == 4.5
+    assert merged.max_target_errors == 2
+    assert merge_thresholds(EVALUATION_DEFAULTS, Thresholds()).max_target_errors == 0
+
+
+def test_merge_keeps_metrics_and_evaluations_apart() -> None:
+    """A metric and an evaluation with the same name are different checks."""
+    gate = compile_thresholds({"metrics": {"Faithfulness": "mean >= 1"}})
+    merged = merge_thresholds(EVALUATION_DEFAULTS, gate)
+    assert merged.evaluations == EVALUATION_DEFAULTS.evaluations
+    assert [c.check_id for c in merged.metrics] == ["metric.Faithfulness.mean"]
+
+
 def test_merge_with_empty_sides_is_identity() -> None:
     assert merge_thresholds(DEFAULTS, Thresholds()) == DEFAULTS
     assert merge_thresholds(Thresholds(), DEFAULTS) == DEFAULTS
+    assert merge_thresholds(EVALUATION_DEFAULTS, Thresholds()) == EVALUATION_DEFAULTS
+    assert merge_thresholds(Thresholds(), EVALUATION_DEFAULTS) == EVALUATION_DEFAULTS
     assert merge_thresholds(Thresholds(), Thresholds()).is_empty

@@ -6,6 +6,12 @@ per run (``regate.runs.<gate>``), a failed run being ``<skipped type="regate.run
 but never fails a consumer; and, for runner-level problems, one synthetic suite ``regate`` with the testcase
 ``regate.runner`` / ``runner`` carrying ``<error type="RunnerError">``.
 
+Freeplay gates have the same layout: evaluation checks (``evaluation.<criterion>.<aggregate>``) and the
+suite verdict (``suite.passed``) are gate testcases like any other check; a run testcase is one test case,
+its body showing the target's "output (excerpt)" and, for a target error, the error and the stderr tail
+(see ``_junit_runs``). Their suites also get the properties ``test_run_id``, ``test_run_status``,
+``criteria`` (how many evaluation criteria were recorded) and, for a suite run, ``suite_passed``.
+
 Invariant: the document has ``failures + errors == 0`` exactly when ``verdict.exit_code == 0``. A non-zero
 exit code that no gate explains gets the synthetic runner error; a zero exit code with a failure or error
 anywhere is a contradiction inside regate and raises ``JUnitInvariantError`` (an ``AssertionError``): a red
@@ -35,7 +41,6 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from typing import Literal
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
@@ -46,7 +51,6 @@ from runner.model import (
     GateStatus,
     GateVerdict,
     RunOutcome,
-    RunVerdict,
     Verdict,
     VerdictStatus,
 )
@@ -58,19 +62,23 @@ from runner.reporters._format import (
     result_url,
     run_counts,
 )
+from runner.reporters._junit_runs import (
+    FREEPLAY,
+    MAX_REASONS,
+    MESSAGE_LIMIT,
+    NAME_LIMIT,
+    RUN_FAILURE_TYPE,
+    VALUE_LIMIT,
+    Case,
+    Kind,
+    run_case,
+)
 from runner.textclean import excerpt, one_line
 
 __all__ = ["RUN_FAILURE_TYPE", "JUnitInvariantError", "render_junit"]
 
-RUN_FAILURE_TYPE = "regate.run-failure"
 BREACH_TYPE = "ThresholdBreach"
 RUNNER_ERROR_TYPE = "RunnerError"
-MESSAGE_LIMIT = 500  # design.md §3: a failure message is one line of at most 500 characters
-_NAME_LIMIT = 300
-_VALUE_LIMIT = 1000
-_MAX_REASONS = 20
-
-Kind = Literal["failure", "error", "skipped"]
 
 
 class JUnitInvariantError(AssertionError):
@@ -78,22 +86,11 @@ class JUnitInvariantError(AssertionError):
 
 
 @dataclass(slots=True)
-class _Case:
-    classname: str
-    name: str
-    time: float | None = None
-    kind: Kind | None = None
-    type: str = ""
-    message: str = ""
-    body: str = ""
-
-
-@dataclass(slots=True)
 class _Suite:
     name: str
     time: float | None
     properties: dict[str, str] = field(default_factory=dict)
-    cases: list[_Case] = field(default_factory=list)
+    cases: list[Case] = field(default_factory=list)
 
 
 def render_junit(verdict: Verdict) -> str:
@@ -120,14 +117,14 @@ def render_junit(verdict: Verdict) -> str:
 
 
 def _gate_suite(gate: GateVerdict) -> _Suite:
-    gate_name = one_line(gate.name, _NAME_LIMIT) or "(unnamed gate)"
+    gate_name = one_line(gate.name, NAME_LIMIT) or "(unnamed gate)"
     suite = _Suite(name=gate_name, time=gate.execution.duration_s, properties=_properties(gate))
     suite.cases.extend(_check_case(gate_name, check) for check in gate.checks)
     if gate.status != GateStatus.PASSED and not any(c.kind in ("failure", "error") for c in suite.cases):
         # The gate did not pass but no check says why (e.g. it timed out before any check could be
         # evaluated): without this case the gate's failure would be invisible in the report.
         suite.cases.append(_gate_status_case(gate_name, gate))
-    suite.cases.extend(_run_case(gate_name, run, result_url(gate)) for run in gate.runs)
+    suite.cases.extend(run_case(gate_name, run, result_url(gate), gate.provider) for run in gate.runs)
     return suite
 
 
@@ -146,11 +143,21 @@ def _properties(gate: GateVerdict) -> dict[str, str]:
         "runs_failed": _count_text(snapshot.failed_runs if snapshot else None, counts[RunOutcome.FAILED]),
         "gate_status": gate.status.value,
     }
+    if snapshot is not None and snapshot.verdict_expected and not gate.runs:
+        # A suite run the platform executed itself lists no test cases: no counts of ours to show.
+        del values["runs_success"], values["runs_failed"]
+    if snapshot is not None and gate.provider.strip().lower() == FREEPLAY:
+        values["test_run_id"] = snapshot.result_id
+        values["test_run_status"] = snapshot.status
+        values["criteria"] = str(len(snapshot.criteria))
+        if snapshot.verdict_expected:
+            passed = snapshot.verdict_passed
+            values["suite_passed"] = "unknown" if passed is None else str(passed).lower()
     failure = gate.execution.failure
     if failure is not None:
         values["gate_failure"] = f"{failure.kind.value}: {failure.message}"
     # Absent data is left out rather than written as a fake value; the XSD requires a value per property.
-    return {name: one_line(value, _VALUE_LIMIT) for name, value in values.items() if value is not None}
+    return {name: one_line(value, VALUE_LIMIT) for name, value in values.items() if value is not None}
 
 
 def _count_text(reported: int | None, derived: int) -> str:
@@ -158,8 +165,8 @@ def _count_text(reported: int | None, derived: int) -> str:
     return str(reported if reported is not None else derived)
 
 
-def _check_case(gate_name: str, check: CheckResult) -> _Case:
-    case = _Case(classname=f"regate.gates.{gate_name}", name=one_line(check.check_id, _NAME_LIMIT) or "check")
+def _check_case(gate_name: str, check: CheckResult) -> Case:
+    case = Case(classname=f"regate.gates.{gate_name}", name=one_line(check.check_id, NAME_LIMIT) or "check")
     if check.status == CheckStatus.PASSED:
         return case
     case.message = _check_message(check)
@@ -207,65 +214,19 @@ def _check_body(check: CheckResult) -> str:
     return "\n".join(lines)
 
 
-def _gate_status_case(gate_name: str, gate: GateVerdict) -> _Case:
+def _gate_status_case(gate_name: str, gate: GateVerdict) -> Case:
     failure = gate.execution.failure
-    reasons = [one_line(r) for r in gate.reasons[:_MAX_REASONS] if one_line(r)]
+    reasons = [one_line(r) for r in gate.reasons[:MAX_REASONS] if one_line(r)]
     if failure is not None:
         reasons.insert(0, one_line(f"{failure.kind.value}: {failure.message}"))
     message = one_line("; ".join(reasons), MESSAGE_LIMIT) or f"gate {gate.status.value} without a reason"
-    case = _Case(classname=f"regate.gates.{gate_name}", name="gate", time=gate.execution.duration_s)
+    case = Case(classname=f"regate.gates.{gate_name}", name="gate", time=gate.execution.duration_s)
     case.message, case.body = message, "\n".join(reasons) or message
     if gate.status == GateStatus.FAILED:
         case.kind, case.type = "failure", BREACH_TYPE
     else:
         case.kind, case.type = "error", failure.kind.value if failure else "InfraError"
     return case
-
-
-_RUN_HEADLINES: dict[RunOutcome, str] = {
-    RunOutcome.FAILED: "run failed",
-    RunOutcome.INFRA_ERROR: "run hit an infrastructure error",
-    RunOutcome.INCOMPLETE: "run incomplete",
-}
-
-
-def _run_case(gate_name: str, run: RunVerdict, gate_url: str | None) -> _Case:
-    record = run.record
-    name = one_line(run.name, _NAME_LIMIT) or one_line(record.scenario, _NAME_LIMIT) or "run"
-    case = _Case(classname=f"regate.runs.{gate_name}", name=name, time=record.duration_s)
-    if run.outcome == RunOutcome.PASSED:
-        return case
-    reasons = [one_line(r) for r in record.reasons[:_MAX_REASONS] if one_line(r)]
-    headline = _RUN_HEADLINES.get(run.outcome, f"run {run.outcome.value}")
-    if run.outcome == RunOutcome.INCOMPLETE:
-        headline += f" (status {one_line(record.status, 100) or 'unknown'})"
-    case.kind, case.type = "skipped", RUN_FAILURE_TYPE
-    case.message = one_line(": ".join([headline, "; ".join(reasons)]) if reasons else headline, MESSAGE_LIMIT)
-    case.body = _run_body(run, reasons, gate_url)
-    return case
-
-
-def _run_body(run: RunVerdict, reasons: list[str], gate_url: str | None) -> str:
-    record = run.record
-    lines = [f"outcome: {run.outcome.value}", f"platform status: {one_line(record.status, 100) or 'unknown'}"]
-    lines += ["reasons:", *(f"  - {r}" for r in reasons)] if reasons else ["reasons: none given"]
-    if record.expected_outcome_score is not None:
-        lines.append(f"expected outcome score: {record.expected_outcome_score:g}")
-    failing = [m for m in record.metrics if m.passed is False]
-    if failing:
-        lines.append("failing metrics:")
-        for metric in failing[:_MAX_REASONS]:
-            score = "n/a" if metric.score is None else f"{metric.score:g}"
-            explanation = f" — {one_line(metric.explanation, 300)}" if metric.explanation else ""
-            lines.append(f"  - {one_line(metric.name, 200)}: score {score}{explanation}")
-    if record.url:
-        lines.append(f"url: {one_line(record.url, _VALUE_LIMIT)}")
-    elif gate_url:  # the run has no page of its own: point at its result, where the full transcript is
-        lines.append(f"result url: {one_line(gate_url, _VALUE_LIMIT)}")
-    lines.append(f"run id: {one_line(record.run_id, 200)}")
-    if record.transcript:
-        lines += ["transcript (excerpt):", excerpt(record.transcript)]
-    return "\n".join(lines)
 
 
 def _runner_problems(verdict: Verdict, gate_suites: list[_Suite]) -> list[str]:
@@ -283,7 +244,7 @@ def _runner_problems(verdict: Verdict, gate_suites: list[_Suite]) -> list[str]:
 def _runner_suite(verdict: Verdict, problems: list[str]) -> _Suite:
     message = one_line("; ".join(problems), MESSAGE_LIMIT)
     body = "\n".join([*problems, f"exit code: {int(verdict.exit_code)} ({exit_meaning(verdict.exit_code)})"])
-    case = _Case("regate.runner", "runner", None, "error", RUNNER_ERROR_TYPE, message, body)
+    case = Case("regate.runner", "runner", None, "error", RUNNER_ERROR_TYPE, message, body)
     return _Suite(
         name="regate", time=None, properties={"exit_code": str(int(verdict.exit_code))}, cases=[case]
     )
@@ -310,8 +271,8 @@ def _unique(names: list[str]) -> list[str]:
 # --- rendering: junit-xml builds, ElementTree repairs ------------------------------------------------------
 
 
-def _library_case(case: _Case) -> TestCase:
-    tc = TestCase(name=case.name, classname=case.classname, elapsed_sec=case.time)
+def _library_case(case: Case) -> TestCase:
+    tc = TestCase(name=case.name, classname=case.classname, elapsed_sec=case.time, stdout=case.stdout or None)
     # Never an empty message: junit-xml drops a failure with neither message nor output (trap 2).
     message = case.message or f"{case.kind} without message"
     if case.kind == "failure":

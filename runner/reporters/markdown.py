@@ -1,8 +1,9 @@
 """Markdown summary: ``render_markdown(verdict) -> str`` (GitHub-flavoured, for ``$GITHUB_STEP_SUMMARY``).
 
 Order: the verdict line first (✅/❌/⚠️, status, exit code), runner errors, one table row per gate, then
+"Evaluations" (Freeplay: each recorded criterion with the checks on it, observed vs required), then
 "why it failed": every failed, inconclusive or errored check with observed vs required, and up to
-``max_runs`` failing runs per gate with their top reason.
+``max_runs`` failing runs (Freeplay: test cases) per gate with their top reason.
 
 Remote text is never trusted as Markdown: each cell is one line, bounded, with Markdown punctuation
 backslash-escaped and ``<``/``>``/``&`` written as entities, so a scenario named ``<script>`` or ``[x](y)``
@@ -15,7 +16,8 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, urlsplit
 
-from runner.model import CheckStatus, ExitCode, GateStatus, GateVerdict, RunOutcome, Verdict
+from runner.evaluations import criterion_of, describe_criterion
+from runner.model import CheckResult, CheckStatus, ExitCode, GateStatus, GateVerdict, RunOutcome, Verdict
 from runner.reporters._format import exit_meaning, format_rate, result_url, run_counts, verdict_symbol
 from runner.textclean import one_line
 
@@ -24,6 +26,7 @@ __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_RUNS", "escape_cell", "headline", "
 DEFAULT_MAX_BYTES = 512 * 1024
 DEFAULT_MAX_RUNS = 10
 _CELL_LIMIT = 300
+_MAX_CRITERIA = 50  # criteria listed per gate in the Evaluations table
 _TRUNCATION_NOTE = "\n_… summary truncated at {kib} KiB: see report.json for the complete report._\n"
 
 # CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones that can open emphasis,
@@ -64,6 +67,7 @@ def render_markdown(
     """Render the summary; the result ends with a newline and is at most ``max_bytes`` UTF-8 bytes."""
     lines = _heading(verdict)
     lines += _gate_table(verdict)
+    lines += _evaluations(verdict)
     lines += _why_it_failed(verdict, max_runs)
     return _cap("\n".join(lines).rstrip() + "\n", max_bytes)
 
@@ -112,13 +116,64 @@ def _gate_table(verdict: Verdict) -> list[str]:
                     escape_cell(gate.target, 100),
                     f"{_GATE_SYMBOLS.get(gate.status, '⚠️')} {gate.status.value}",
                     format_rate(snapshot.success_rate if snapshot else None),
-                    f"{passed}/{len(gate.runs)}",
+                    f"{passed}/{len(gate.runs)}" if gate.runs or not _platform_run(gate) else "n/a",
                     _link(result_url(gate), "result"),
                 ]
             )
             + " |"
         )
     return [*lines, ""]
+
+
+def _platform_run(gate: GateVerdict) -> bool:
+    """A suite run the platform executed itself: its test cases are not listed, only its verdict."""
+    snapshot = gate.execution.snapshot
+    return snapshot is not None and snapshot.verdict_expected and not snapshot.runs
+
+
+def _evaluations(verdict: Verdict) -> list[str]:
+    """Per gate, each recorded criterion with the checks on it: observed vs required, readable at a glance.
+
+    One row per (criterion, check); a criterion no check reads gets one row with its recorded values only.
+    Checks whose criterion cannot be resolved (absent, ambiguous) are in "Why it failed" instead.
+    """
+    rows = [row for gate in verdict.gates for row in _evaluation_rows(gate)]
+    if not rows:
+        return []
+    head = [
+        "### Evaluations",
+        "",
+        "| Gate | Criterion | Source | Recorded | Required | Observed |",
+        "|---|---|---|---|---|---|",
+    ]
+    return [*head, *rows, ""]
+
+
+def _evaluation_rows(gate: GateVerdict) -> list[str]:
+    snapshot = gate.execution.snapshot
+    if snapshot is None or not snapshot.criteria:
+        return []
+    name = escape_cell(gate.name, 100)
+    targeted: dict[int, list[CheckResult]] = {}
+    for check in gate.checks:
+        found = criterion_of(check.check_id, snapshot.criteria)
+        if found is not None:
+            targeted.setdefault(snapshot.criteria.index(found), []).append(check)
+    rows = []
+    for index, criterion in enumerate(snapshot.criteria[:_MAX_CRITERIA]):
+        cells = [name, escape_cell(criterion.name, 100), escape_cell(criterion.source, 20)]
+        cells.append(escape_cell(describe_criterion(criterion), 150))
+        if index not in targeted:
+            rows.append("| " + " | ".join([*cells, "—", "—"]) + " |")
+        for check in targeted.get(index, []):
+            symbol = "✅" if check.status == CheckStatus.PASSED else _CHECK_SYMBOLS.get(check.status, "⚠️")
+            observed = check.observed_text if check.observed is not None else check.status.value
+            result = [escape_cell(check.expression, 100), f"{symbol} {escape_cell(observed, 150)}"]
+            rows.append("| " + " | ".join([*cells, *result]) + " |")
+    if len(snapshot.criteria) > _MAX_CRITERIA:
+        more = len(snapshot.criteria) - _MAX_CRITERIA
+        rows.append(f"| {name} | … and {more} more: see report.json | — | — | — | — |")
+    return rows
 
 
 def _why_it_failed(verdict: Verdict, max_runs: int) -> list[str]:
@@ -173,7 +228,9 @@ def _failing_runs(gate: GateVerdict, max_runs: int) -> list[str]:
     if not failing:
         return []
     shown = failing[: max(max_runs, 0)]
-    title = f"#### Failing runs of {escape_cell(gate.name, 100)} ({len(failing)} of {len(gate.runs)})"
+    freeplay = gate.provider.strip().lower() == "freeplay"
+    what = "test cases" if freeplay else "runs"
+    title = f"#### Failing {what} of {escape_cell(gate.name, 100)} ({len(failing)} of {len(gate.runs)})"
     lines = [title, ""]
     if shown:
         lines += ["| Run | Outcome | Top reason | Link |", "|---|---|---|---|"]
@@ -181,14 +238,17 @@ def _failing_runs(gate: GateVerdict, max_runs: int) -> list[str]:
             reason = run.record.reasons[0] if run.record.reasons else f"platform status {run.record.status}"
             cells = [
                 escape_cell(run.name, 150),
-                run.outcome.value.replace("_", " "),
+                "target error"
+                if freeplay and run.outcome == RunOutcome.INFRA_ERROR
+                else run.outcome.value.replace("_", " "),
                 escape_cell(reason),
                 _link(run.record.url, "run"),
             ]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     if len(failing) > len(shown):
-        lines += [f"… and {len(failing) - len(shown)} more failing run(s): see report.json.", ""]
+        unit = "test case(s)" if freeplay else "run(s)"
+        lines += [f"… and {len(failing) - len(shown)} more failing {unit}: see report.json.", ""]
     return lines
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from runner.model import (
     CheckResult,
     CheckStatus,
+    CriterionSummary,
     ExitCode,
     FailureKind,
     GateExecution,
@@ -254,6 +255,125 @@ def hostile_gate() -> GateVerdict:
     return gate(f"hostile {EMOJI}", GateStatus.FAILED, checks=(breach,), runs=runs, target=HOSTILE)
 
 
+# --- Freeplay -------------------------------------------------------------------------------------------
+
+FP_CRITERIA = (
+    CriterionSummary("auto", "Answer Accuracy", passed=6, failed=2, average=0.85),
+    CriterionSummary("human", "Faithfulness", histogram=(("no", 1), ("yes", 7))),
+    CriterionSummary("client", "format_ok", passed=8, failed=0),
+)
+STDERR_TAIL = "stderr (tail):\nTraceback (most recent call last):\nValueError: no answer for case 9"
+
+
+def fp_case(index: int, *, error: str | None = None, label: str = "Refund question") -> RunVerdict:
+    """A Freeplay test case as the orchestrator records it: the target's output, or its error."""
+    evals = (
+        MetricValue(None, "format_ok", MetricKind.BINARY, 1.0, passed=True),
+        MetricValue(None, "length", MetricKind.NUMERIC, 42.0),
+    )
+    record = RunRecord(
+        run_id=f"tc-{index:04d}",
+        scenario=label,
+        scenario_id=None,
+        personality=None,
+        status="completed",
+        terminal=True,
+        success=error is None,
+        infra_error=error is not None,
+        reasons=() if error is None else (error, STDERR_TAIL),
+        metrics=evals if error is None else (),
+        duration_s=0.75,
+        transcript=f'{{"answer": "refund within 30 days ({index})"}}' if error is None else None,
+    )
+    outcome = RunOutcome.PASSED if error is None else RunOutcome.INFRA_ERROR
+    return RunVerdict(record, outcome, f"{label} #{index:02d}")
+
+
+def freeplay_gate(
+    name: str,
+    status: GateStatus,
+    checks: tuple[CheckResult, ...],
+    runs: tuple[RunVerdict, ...] = (),
+    *,
+    suite_passed: bool | None = None,
+    suite: bool = False,
+    total: int | None = None,
+) -> GateVerdict:
+    snapshot = ResultSnapshot(
+        result_id="7d1e0c6a-0000-4000-8000-000000000001",
+        status="complete",
+        terminal=True,
+        succeeded=True,
+        name=f"{name} run",
+        url="https://app.freeplay.example/projects/p/test-runs/7d1e",
+        total_runs=len(runs) if total is None else total,
+        runs=tuple(r.record for r in runs),
+        criteria=FP_CRITERIA,
+        verdict_expected=suite,
+        verdict_passed=suite_passed,
+    )
+    target = f"suite {name}" if suite else "dataset golden-set"
+    execution = GateExecution(name, "freeplay", target, snapshot, None, duration_s=42.0)
+    return GateVerdict(name, "freeplay", target, status, checks, runs, execution, ())
+
+
+def freeplay_dataset_gate(name: str = "golden-set", *, passing: bool = False) -> GateVerdict:
+    accuracy = (
+        check(
+            "evaluation.auto:Answer Accuracy.pass_rate",
+            CheckStatus.PASSED if passing else CheckStatus.FAILED,
+            expression="pass_rate >= 75%" if passing else "pass_rate >= 90%",
+            observed=0.75,
+            observed_text="75.0% (6/8 auto evaluations)",
+            summary="evaluation.auto:Answer Accuracy.pass_rate 75.0% (6/8 auto evaluations) — required "
+            + ("pass_rate >= 75%" if passing else "pass_rate >= 90%"),
+            details="auto:Answer Accuracy: pass 6, fail 2, average 0.85",
+        ),
+        check(
+            "evaluation.Faithfulness.rate(yes)",
+            expression="rate(yes) >= 80%",
+            observed=0.875,
+            observed_text="87.5% (7/8 human evaluations)",
+        ),
+        check(
+            "max_target_errors",
+            expression="<= 1",
+            observed=1.0 if not passing else 0.0,
+            observed_text="0 target errors (of 8 test cases)"
+            if passing
+            else "1 target error (of 9 test cases)",
+        ),
+    )
+    runs = tuple(fp_case(i) for i in range(1, 9))
+    if not passing:
+        runs += (fp_case(9, error="target exited with status 1", label="Edge case"),)
+    status = GateStatus.PASSED if passing else GateStatus.FAILED
+    return freeplay_gate(name, status, accuracy, runs)
+
+
+def freeplay_suite_gate(name: str = "release-suite", *, passed: bool = False) -> GateVerdict:
+    verdict_check = check(
+        "suite.passed",
+        CheckStatus.PASSED if passed else CheckStatus.FAILED,
+        expression="passed",
+        observed=1.0 if passed else 0.0,
+        observed_text=f"{str(passed).lower()} (platform verdict, 10 test cases)",
+        summary=f"suite.passed {str(passed).lower()} (platform verdict, 10 test cases) — required passed",
+    )
+    status = GateStatus.PASSED if passed else GateStatus.FAILED
+    return freeplay_gate(name, status, (verdict_check,), suite=True, suite_passed=passed, total=10)
+
+
+def v_freeplay() -> Verdict:
+    gates = (freeplay_dataset_gate(), freeplay_suite_gate())
+    return verdict(*gates, status=VerdictStatus.FAILED, exit_code=ExitCode.REGRESSION)
+
+
+def v_freeplay_passed() -> Verdict:
+    """A passing dataset gate and a passing server-side suite run (no test cases listed): exit 0."""
+    return verdict(freeplay_dataset_gate(passing=True), freeplay_suite_gate(passed=True))
+
+
 def v_all_passed() -> Verdict:
     return verdict(passing_gate(), passing_gate("billing-agent"))
 
@@ -324,4 +444,6 @@ ALL_VERDICTS: dict[str, Callable[[], Verdict]] = {
     "runner-error": v_runner_error,
     "unexplained-exit-code": v_unexplained_exit_code,
     "hostile-strings": v_hostile,
+    "freeplay-regression": v_freeplay,
+    "freeplay-passed": v_freeplay_passed,
 }

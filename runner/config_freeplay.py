@@ -26,7 +26,8 @@ are literal braces. A name that renders empty is left unset (the platform names 
 Thresholds: a server-side suite has no per-case results and its own ``passed`` verdict is always checked,
 so only ``evaluations`` apply there: other keys written on the gate are errors, and those inherited from
 ``defaults.thresholds`` are dropped -- and no ``success_rate >= 100%`` is added when nothing is left.
-Dataset and client-side suite gates take every key and fail closed like Cekura gates.
+Dataset and client-side suite gates take every key and fail closed like Cekura gates; they also get
+``max_target_errors: 0`` unless they set it, so a test case the target failed is never a silent pass.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -205,6 +207,10 @@ class _FreeplayGate:
         )
         if thresholds.is_empty and mode is not F.SUITE:
             thresholds = FAIL_CLOSED
+        if mode is not F.SUITE and thresholds.max_target_errors is None:
+            # Fail closed: a case the target could not answer is never a pass, even when the only
+            # thresholds written are on evaluations (which would otherwise just skip that case).
+            thresholds = replace(thresholds, max_target_errors=0)
         values = {**run, "gate": name}
         test_run_name = self._template("test_run_name", values, DEFAULT_TEST_RUN_NAME)
         description = None  # suite runs take no description

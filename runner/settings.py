@@ -175,7 +175,8 @@ class CommandTarget:
     command: tuple[str, ...]  # argv, no shell
     timeout: float  # per test case, seconds
     cwd: str | None = None  # absolute (config resolves it relative to the config file)
-    env: tuple[tuple[str, str], ...] = ()  # added to regate's own environment
+    # added to regate's own environment; values may be secrets, so they never show in a repr
+    env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +185,7 @@ class HttpTarget:
 
     url: str
     timeout: float  # per test case, seconds
-    headers: tuple[tuple[str, str], ...] = ()
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # may hold tokens
 
 
 TargetSpec = CommandTarget | HttpTarget

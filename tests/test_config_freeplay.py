@@ -8,6 +8,7 @@ As for Cekura, the corpus ``tests/data/configs/invalid/freeplay/*.yaml`` pins ev
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -715,9 +716,12 @@ def test_a_server_side_suite_keeps_only_evaluations_and_adds_no_success_rate() -
     assert suites["suite-verdict-only"].thresholds.is_empty
 
 
-def test_a_client_side_suite_inherits_run_thresholds() -> None:
+def test_a_client_side_suite_inherits_run_thresholds_and_tolerates_no_target_error() -> None:
+    """Cases the target failed are never a silent pass: max_target_errors is 0 unless written."""
     client = gates(VALID / "freeplay_suites.yaml")["suite-client"]
-    assert client.thresholds == compile_thresholds({"success_rate": ">= 90%", "max_failed_runs": 1})
+    assert client.thresholds == compile_thresholds(
+        {"success_rate": ">= 90%", "max_failed_runs": 1, "max_target_errors": 0}
+    )
 
 
 def test_a_dataset_gate_without_any_check_requires_every_case_to_succeed(tmp_path: Path) -> None:
@@ -726,7 +730,7 @@ def test_a_dataset_gate_without_any_check_requires_every_case_to_succeed(tmp_pat
         f"    name: a\n    project: {PROJECT}\n    dataset: d\n    target: {{url: 'https://a.example'}}\n",
     )
     (gate,) = load(cfg).gates
-    assert gate.thresholds == FAIL_CLOSED
+    assert gate.thresholds == replace(FAIL_CLOSED, max_target_errors=0)
 
 
 def test_a_client_side_suite_without_any_check_fails_closed_too(tmp_path: Path) -> None:
@@ -737,4 +741,4 @@ def test_a_client_side_suite_without_any_check_fails_closed_too(tmp_path: Path) 
     )
     (gate,) = load(cfg).gates
     assert isinstance(gate, FreeplayGate) and gate.mode is FreeplayMode.SUITE_CLIENT
-    assert gate.thresholds == FAIL_CLOSED
+    assert gate.thresholds == replace(FAIL_CLOSED, max_target_errors=0)

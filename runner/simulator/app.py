@@ -3,7 +3,9 @@
 Routing, authentication, fault injection and request statistics live here; the transports
 (``transport.mock_transport`` in-process, ``server.SimServer`` on loopback) only move bytes and carry out
 ``delay``/``reset``. Every path is served with and without its trailing slash (a POST is never redirected),
-and v1, ``-external`` and v2 paths share one store (api-contracts §A1.1, §A1.4, §A12).
+and v1, ``-external`` and v2 paths share one store (api-contracts §A1.1, §A1.4, §A12). The Freeplay API
+(api-contracts Part B) is served by the same app under ``/api/v2`` (``freeplay_app.FreeplayApi``), sharing
+the clock, seed, accepted keys, request statistics and fault injector.
 
 Order of work for an API request: route (404/405) -> count it -> decide its fault (a refusing fault answers
 now) -> authenticate (401) -> handle (400 with a DRF body on bad input) -> apply a processed fault.
@@ -18,21 +20,13 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from runner.simulator.aggregates import JSON
-from runner.simulator.faults import (
-    MANGLING,
-    REFUSING,
-    Fault,
-    FaultInjector,
-    FaultKind,
-    FaultPlan,
-    mangle,
-    refusal,
-)
+from runner.simulator.faults import REFUSING, Fault, FaultInjector, FaultKind, FaultPlan, apply_fault, refusal
+from runner.simulator.freeplay_app import FreeplayApi
 from runner.simulator.json_spec import parse_json_start
 from runner.simulator.modes import MODES, invalid_pk
 from runner.simulator.state import Clock, SimState
@@ -113,6 +107,16 @@ class SimApp:
         self.render = Renderer(self.state, epoch=epoch, metric_style=metric_style or world.metric_style)
         self.requests: Counter[str] = Counter()
         self._handlers: dict[str, Handler] = {r.handler: getattr(self, "_" + r.handler) for r in ROUTES}
+        self.freeplay = FreeplayApi(
+            world.freeplay,
+            clock=clock,
+            seed=seed,
+            epoch=epoch,
+            faults=self.faults,
+            requests=self.requests,
+            api_keys=self.api_keys,
+            base=self._base,
+        )
 
     # -- entry point -----------------------------------------------------------------------------------------
 
@@ -123,6 +127,8 @@ class SimApp:
             return json_response(200, {"status": "ok"})
         if norm == "/__sim/stats":
             return json_response(200, self.stats())
+        if self.freeplay.owns(norm):
+            return self.freeplay.handle(method, norm, req)
         matches = [(r, m) for r in ROUTES if (m := r.pattern.fullmatch(norm))]
         template = re.sub(r"/\d+(?=/|$)", "/{id}", norm) + "/" if matches else "(unmatched)"
         self.requests[f"{method} {template}"] += 1
@@ -158,6 +164,7 @@ class SimApp:
             "faults": dict(sorted(self.faults.injected.items())),
             "results": len(self.state.results),
             "runs": len(self.state.runs),
+            "test_runs": len(self.freeplay.state.runs),
             "clock": round(self.state.now(), 3),
         }
 
@@ -173,20 +180,7 @@ class SimApp:
         return None
 
     def _apply(self, fault: Fault, response: SimResponse) -> SimResponse:
-        ok = 200 <= response.status < 300
-        if fault.kind is FaultKind.DROP:
-            response = replace(response, reset_after_processing=True)
-        elif fault.kind is FaultKind.SLOW:
-            response = replace(response, delay=fault.seconds)
-        elif fault.kind is FaultKind.NEVER:
-            if not ok:
-                return response
-        elif fault.kind in MANGLING:
-            if not ok or not response.body:
-                return response
-            response = replace(response, body=mangle(fault, response.body))
-        self.faults.record(fault)
-        return response
+        return apply_fault(self.faults, fault, response)
 
     # -- helpers ---------------------------------------------------------------------------------------------
 

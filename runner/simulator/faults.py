@@ -4,7 +4,8 @@ Grammar (whitespace around tokens is ignored; rules are separated by ``;`` or ``
 
     SPEC   := RULE { ";" RULE }
     RULE   := GROUP ":" FAULT [ "=" ARG ] [ "@" WHEN ]       WHEN omitted = every request of the group
-    GROUP  := start | results | list | runs | actions | testsets | *
+    GROUP  := start | results | list | runs | actions | testsets
+            | fp-create | fp-results | fp-record | fp-list | fp-cases | *
     WHEN   := P        each request with probability P: 0.3 or 30%  (0 < P <= 1)
             | #N       only the N-th request of the group (1-based)
             | #N-M     requests N..M of the group
@@ -14,23 +15,28 @@ Grammar (whitespace around tokens is ignored; rules are separated by ``;`` or ``
 
 Endpoint groups: ``start`` every run_scenarios* POST; ``results`` GET results/{id}/; ``list`` GET results/;
 ``runs`` runs bulk, GET and PATCH of one run; ``actions`` end_calls, rerun, create_shareable_link_token,
-evaluate_metrics; ``testsets`` create_from_run; ``*`` any of them (counted over all API requests).
+evaluate_metrics; ``testsets`` create_from_run. Freeplay (``/api/v2/...``): ``fp-create`` POST test-runs,
+POST test-suites/{id}/runs and runs/execute; ``fp-results`` GET test-runs/id/{id} and suite run results;
+``fp-record`` completions and traces (recordings and their updates); ``fp-list`` GET test-runs;
+``fp-cases`` GET suite run test-cases. ``*`` any of them (counted over all API requests).
 The ``/__sim/*`` endpoints are never faulted.
 
 Faults, and whether the request is processed (matters for POSTs that start billed runs):
 
-    429[=S]            not processed; 429 with ``Retry-After: S`` (default 1)
+    429[=S]            not processed; 429 with ``Retry-After: S`` (default 1; ``429=none``: no header)
     500|502|503|504    not processed; that status with an HTML body, like a proxy or crashed server
     reset              not processed; the connection is closed abruptly without a response
-    drop               processed (a start is stored), then the connection is reset: the client cannot
-                       know whether its request took effect, so it must not blindly retry a start
+    drop               processed (a start or test run is stored), then the connection is reset: the client
+                       cannot know whether its request took effect, so it must not blindly retry a start
     slow[=S]           processed; the response is delayed S simulated seconds (default 5)
     malformed          processed; a 2xx answer's body is replaced by an HTML page (not JSON)
     truncated          processed; a 2xx answer's JSON body is cut in half
     missing[=FIELD]    processed; FIELD (default ``status``) is removed from the 2xx answer's object, or
                        from each item of a list answer
     unknown_status[=V] processed; ``status`` becomes V (default ``exploding``) in the 2xx answer
-    never              start only; the result is created but its runs never finish
+    never              start and fp-create only; the result / test run is created but never finishes
+                       (Freeplay: its auto-evaluations never complete, so it stays ``in-progress``)
+    fail               fp-create only; the test run is created and ends ``failed`` once recorded
 
 Decisions are deterministic: each group counts its requests, and a probability rule draws from
 ``random.Random(f"{seed}:{rule index}:{group}:{request number}")``. The first matching rule wins.
@@ -42,13 +48,16 @@ import json
 import math
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 from runner.errors import UsageError
 from runner.simulator.wire import SimResponse, json_response
 
-GROUPS = ("start", "results", "list", "runs", "actions", "testsets", "*")
+CEKURA_GROUPS = ("start", "results", "list", "runs", "actions", "testsets")
+FREEPLAY_GROUPS = ("fp-create", "fp-results", "fp-record", "fp-list", "fp-cases")
+GROUPS = (*CEKURA_GROUPS, *FREEPLAY_GROUPS, "*")
 
 
 class FaultKind(StrEnum):
@@ -65,6 +74,7 @@ class FaultKind(StrEnum):
     MISSING = "missing"
     UNKNOWN_STATUS = "unknown_status"
     NEVER = "never"
+    FAIL = "fail"
 
 
 # Faults answered instead of processing the request.
@@ -72,6 +82,8 @@ REFUSING = frozenset({FaultKind.TOO_MANY, FaultKind.E500, FaultKind.E502, FaultK
 REFUSING |= {FaultKind.RESET}
 # Faults that rewrite a processed 2xx answer.
 MANGLING = frozenset({FaultKind.MALFORMED, FaultKind.TRUNCATED, FaultKind.MISSING, FaultKind.UNKNOWN_STATUS})
+# Faults that change what a processed create does, and the groups they apply to.
+FATES = {FaultKind.NEVER: ("fp-create", "start"), FaultKind.FAIL: ("fp-create",)}
 _DEFAULT_ARG = {
     FaultKind.TOO_MANY: "1",
     FaultKind.SLOW: "5",
@@ -79,6 +91,7 @@ _DEFAULT_ARG = {
     FaultKind.UNKNOWN_STATUS: "exploding",
 }
 _RULE = re.compile(r"^(?P<group>[^:]+):(?P<fault>[^=@]+)(?:=(?P<arg>[^@]*))?(?:@(?P<when>.*))?$")
+_LIST_KEYS = ("results", "test_runs", "data")
 _HINT = "fault spec syntax: GROUP:FAULT[=ARG][@WHEN];... e.g. results:429=2@0.3;start:drop@#1"
 
 
@@ -147,8 +160,10 @@ def _parse_rule(part: str) -> FaultRule:
         ) from None
     arg = None if m["arg"] is None else m["arg"].strip()
     fault = _check_arg(part, kind, arg)
-    if kind is FaultKind.NEVER and group != "start":
-        raise _bad(part, "fault 'never' applies to the start group only", "write start:never@...")
+    if kind in FATES and group not in FATES[kind]:
+        allowed = " or ".join(FATES[kind])
+        hint = "write " + " or ".join(f"{g}:{kind.value}@..." for g in FATES[kind])
+        raise _bad(part, f"fault {kind.value!r} applies to the {allowed} group only", hint)
     when = (m["when"] or "").strip()
     if m["when"] is not None and not when:
         raise _bad(part, "nothing after '@'", "write @0.3, @30%, @#2, @#2-4 or @#2-")
@@ -179,6 +194,8 @@ def _check_arg(part: str, kind: FaultKind, arg: str | None) -> Fault:
         return Fault(kind)
     if kind not in _DEFAULT_ARG:
         raise _bad(part, f"fault {kind.value!r} takes no argument", f"write {kind.value} without '='")
+    if kind is FaultKind.TOO_MANY and arg == "none":
+        return Fault(kind, arg)
     if kind in (FaultKind.TOO_MANY, FaultKind.SLOW):
         try:
             ok = float(arg) >= 0
@@ -222,14 +239,19 @@ class FaultInjector:
 # -- carrying faults out (shared by every transport) ---------------------------------------------------
 
 
-def refusal(fault: Fault) -> SimResponse:
-    """The answer to a request a REFUSING fault stops: 429 (JSON, Retry-After), a 5xx page, or a reset."""
+def refusal(fault: Fault, *, freeplay: bool = False) -> SimResponse:
+    """The answer to a request a REFUSING fault stops: 429 (JSON, Retry-After), a 5xx page, or a reset.
+    Freeplay's 429 body is ``{"message": ...}``; Cekura's is DRF's ``{"detail": ...}``."""
     if fault.kind is FaultKind.RESET:
         return SimResponse(0, reset=True)
     if fault.kind is FaultKind.TOO_MANY:
+        if fault.arg == "none":
+            return json_response(429, {"message" if freeplay else "detail": "Too many requests."})
         wait = math.ceil(fault.seconds)  # Retry-After takes whole seconds
         detail = f"Request was throttled. Expected available in {wait} seconds."
-        return json_response(429, {"detail": detail}, (("Retry-After", str(wait)),))
+        return json_response(
+            429, {"message" if freeplay else "detail": detail}, (("Retry-After", str(wait)),)
+        )
     titles = {"500": "Internal Server Error", "502": "Bad Gateway", "503": "Service Unavailable"}
     title = f"{fault.kind.value} {titles.get(fault.kind.value, 'Gateway Timeout')}"
     page = f"<html><head><title>{title}</title></head><body><center><h1>{title}</h1></center></body></html>\n"
@@ -244,11 +266,14 @@ def mangle(fault: Fault, body: bytes) -> bytes:
         return body[: max(1, len(body) // 2)]
     data = json.loads(body)
     name = fault.value if fault.kind is FaultKind.MISSING else "status"
-    # The top-level object when it has the field, else the items of a list answer (runs bulk, results list).
+    # The top-level object when it has the field, else the items of a list answer (runs bulk, results list,
+    # Freeplay's test_runs and data pages).
     if isinstance(data, dict) and name in data:
         targets = [data]
     else:
-        items = data if isinstance(data, list) else data.get("results", []) if isinstance(data, dict) else []
+        items: list[Any] = data if isinstance(data, list) else []
+        if isinstance(data, dict):
+            items = next((data[k] for k in _LIST_KEYS if isinstance(data.get(k), list)), [])
         targets = [i for i in items if isinstance(i, dict) and name in i]
     for target in targets:
         if fault.kind is FaultKind.MISSING:
@@ -256,3 +281,21 @@ def mangle(fault: Fault, body: bytes) -> bytes:
         else:
             target[name] = fault.value
     return json.dumps(data, ensure_ascii=False).encode()
+
+
+def apply_fault(injector: FaultInjector, fault: Fault, response: SimResponse) -> SimResponse:
+    """A processed request's answer as a non-refusing fault changes it; applied faults are counted."""
+    ok = 200 <= response.status < 300
+    if fault.kind is FaultKind.DROP:
+        response = replace(response, reset_after_processing=True)
+    elif fault.kind is FaultKind.SLOW:
+        response = replace(response, delay=fault.seconds)
+    elif fault.kind in FATES:
+        if not ok:
+            return response
+    elif fault.kind in MANGLING:
+        if not ok or not response.body:
+            return response
+        response = replace(response, body=mangle(fault, response.body))
+    injector.record(fault)
+    return response

@@ -20,6 +20,7 @@ A world is a YAML file (the default ships as package data, ``worlds/default.yaml
                  agent?, personality?, metrics?}]
     agents: [{id, name, project, assistant_id?, inbound_number?, quality: QUALITY,
               scenarios?: {scenario id: partial QUALITY}}]
+    freeplay: {...}               # optional: the Freeplay side (format in freeplay_world.py)
 
     QUALITY: success (P(success | connected)), infra_error (P(run fails to connect)),
              timeout (P(run never connects)), duration [low, high] seconds,
@@ -44,6 +45,7 @@ from typing import Any
 import yaml
 
 from runner.errors import SimulatorError
+from runner.simulator.freeplay_world import FreeplayWorld
 
 BINARY_TYPES = frozenset({"binary_workflow_adherence", "binary_qualitative", "binary"})
 METRIC_TYPES = BINARY_TYPES | {"continuous_qualitative", "numeric", "enum"}
@@ -168,6 +170,7 @@ class World:
     page_size: int = 10
     cost_per_run: float = 0.25
     timing: Timing = field(default_factory=Timing)
+    freeplay: FreeplayWorld = field(default_factory=FreeplayWorld)
 
     def metric_by_ref(self, ref: int | str) -> Metric | None:
         """A metric by id, slug or name (the JSON spec refers to metrics by id or slug)."""

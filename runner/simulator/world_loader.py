@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from runner.errors import SimulatorError
+from runner.simulator.freeplay_world import read_freeplay
 from runner.simulator.world import (
     BINARY_TYPES,
     DEFAULT_TIMING,
@@ -110,7 +111,7 @@ class WorldReader:
     def world(self, raw: Any) -> World:
         top = self.mapping(raw, "(top level)")
         known = {"metric_style", "api_keys", "page_size", "cost_per_run", "timing", "projects", "metrics"}
-        known |= {"personalities", "test_profiles", "scenarios", "agents"}
+        known |= {"personalities", "test_profiles", "scenarios", "agents", "freeplay"}
         for key in top:
             if key not in known:
                 raise self.fail(str(key), f"unknown key; expected one of {', '.join(sorted(known))}")
@@ -169,6 +170,7 @@ class WorldReader:
             page_size=page_size,
             cost_per_run=self.num(top, "cost_per_run", "world", 0.25),
             timing=timing,
+            freeplay=read_freeplay(self, top.get("freeplay")),
         )
 
     def metric(self, raw: Mapping[str, Any], key: str) -> Metric:

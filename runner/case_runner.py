@@ -14,11 +14,13 @@ from collections.abc import Awaitable, Callable
 import anyio
 
 from runner.cases import case_record, pending_record
-from runner.errors import DeadlineExceeded, ProviderError, StartOutcomeUnknown
+from runner.errors import DeadlineExceeded, ProviderError, StartOutcomeUnknown, TransientError
 from runner.model import RunRecord, TargetResult
 from runner.providers.base import Provider, StartedResult
 from runner.settings import FreeplayGate, FreeplayMode
 from runner.targets import run_cases
+
+RECORD_ROUNDS = 3  # rounds of `retry.attempts` tries each, for one idempotent recording
 
 
 async def execute_cases(
@@ -54,10 +56,21 @@ async def execute_cases(
     note(f"running the target on {len(cases)} test cases ({gate.target_concurrency} at a time)")
     not_recorded: list[str] = []
 
+    async def record(result: TargetResult) -> None:
+        # Recordings are idempotent (ids derived from run and case), and one lost recording leaves the
+        # whole run unfinished: keep asking for a few rounds, each bounded by the gate's retry budget.
+        for round_ in range(RECORD_ROUNDS):
+            try:
+                await retried(lambda: provider.record(started, result))
+                return
+            except TransientError:
+                if round_ == RECORD_ROUNDS - 1:
+                    raise
+
     async def on_result(result: TargetResult) -> None:
         error: str | None = None
         try:
-            await retried(lambda: provider.record(started, result))
+            await record(result)
         except ProviderError as exc:
             error = exc.message
             not_recorded.append(f"{result.case.label}: {exc.message}")

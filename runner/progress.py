@@ -31,12 +31,19 @@ def fmt_duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-def _counts(snapshot: ResultSnapshot) -> str:
+def _counts(snapshot: ResultSnapshot, unit: str) -> str:
     total = snapshot.total_runs if snapshot.total_runs is not None else len(snapshot.runs)
-    finished = sum(1 for run in snapshot.runs if run.terminal)
-    if not snapshot.runs and snapshot.completed_runs is not None:
+    if snapshot.runs:
+        finished = sum(1 for run in snapshot.runs if run.terminal)
+    elif snapshot.completed_runs is not None:
         finished = snapshot.completed_runs
-    return f"{finished}/{total} runs finished"
+    else:
+        return f"{total} {unit}"  # a server-side suite run lists no cases, only their number
+    return f"{finished}/{total} {unit} finished"
+
+
+def _unit(gate: GateSpec) -> str:
+    return "test cases" if gate.provider == "freeplay" else "runs"
 
 
 class ConsoleProgress:
@@ -74,7 +81,7 @@ class ConsoleProgress:
     def gate_started(self, gate: GateSpec, target: str, started: StartedResult) -> None:
         self._started_at[gate.name] = self._clock.now()
         self._status[gate.name] = started.status
-        unit = "test cases" if gate.provider == "freeplay" else "runs"
+        unit = _unit(gate)
         runs = f"{started.run_count} {unit}" if started.run_count is not None else f"{unit} not announced"
         what = "test run" if gate.provider == "freeplay" else "result"
         self._gate_line(
@@ -85,11 +92,12 @@ class ConsoleProgress:
         now = self._clock.now()
         if snapshot.status != self._status.get(gate.name):
             self._status[gate.name] = snapshot.status
-            self._gate_line(gate, f"status {one_line(snapshot.status, 40)}: {_counts(snapshot)}")
+            self._gate_line(gate, f"status {one_line(snapshot.status, 40)}: {_counts(snapshot, _unit(gate))}")
         elif now - self._last_line.get(gate.name, now) >= self._heartbeat:
             waited = now - self._started_at.get(gate.name, now)
             self._gate_line(
-                gate, f"still {snapshot.status} after {fmt_duration(waited)}: {_counts(snapshot)}"
+                gate,
+                f"still {snapshot.status} after {fmt_duration(waited)}: {_counts(snapshot, _unit(gate))}",
             )
 
     def retrying(self, gate: GateSpec, error: TransientError, delay: float) -> None:

@@ -285,3 +285,15 @@ def test_derived_ids_are_uuid4_shaped_and_stable() -> None:
 
 def test_started_result_keeps_cases() -> None:
     assert StartedResult("r", "in-progress", 0, None).cases == ()
+
+
+def test_a_server_side_suite_run_is_counted_from_its_evaluations() -> None:
+    """The execute/results answers carry no case count: it comes from the evaluation counts, or stays
+    unknown (and then the gate cannot call the suite tested)."""
+    stats = {"auto_evaluation": {"A": {"pass": 7, "fail": 2}, "B": {"yes": 8}}, "human_evaluation": {}}
+    counted = map_suite_results(
+        {"run_id": "r", "status": "complete", "passed": True, "summary_statistics": stats}, total=None
+    )
+    assert counted.total_runs == 9
+    unknown = map_suite_results({"run_id": "r", "status": "complete", "passed": True}, total=None)
+    assert unknown.total_runs is None

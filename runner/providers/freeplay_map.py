@@ -154,6 +154,17 @@ def map_criteria(stats: object) -> tuple[tuple[CriterionSummary, ...], tuple[str
     return tuple(criteria), tuple(anomalies)
 
 
+def _evaluated_cases(criteria: tuple[CriterionSummary, ...]) -> int | None:
+    """How many cases a server-side suite run evaluated, from its evaluation counts (its answers give no
+    count of their own): the largest count of any criterion, None when no criterion has counts."""
+    counts = [
+        (c.passed or 0) + (c.failed or 0) if c.passed is not None else sum(n for _, n in c.histogram)
+        for c in criteria
+        if c.passed is not None or c.histogram
+    ]
+    return max(counts) if counts else None
+
+
 def map_test_run(data: object) -> ResultSnapshot:
     """``GET test-runs/id/{id}`` (B3)."""
     if not isinstance(data, Mapping):
@@ -190,6 +201,8 @@ def map_suite_results(data: object, *, total: int | None) -> ResultSnapshot:
     criteria, anomalies = map_criteria(data.get("summary_statistics"))
     if terminal and not isinstance(passed, bool):
         anomalies += ("the finished suite run has no boolean 'passed'",)
+    if total is None:
+        total = _evaluated_cases(criteria)
     return ResultSnapshot(
         result_id=run_id,
         status=status,

@@ -17,8 +17,9 @@ REPO = Path(__file__).resolve().parents[1]
 def test_validate_accepts_the_shipped_configs_without_network(capsys: pytest.CaptureFixture[str]) -> None:
     for name in ("demo.yaml", "demo-regression.yaml"):
         assert cli.main(["validate", str(REPO / "configs" / name)], env={}) == ExitCode.OK
-    env = {"CEKURA_API_KEY": "k"}
-    assert cli.main(["validate", str(REPO / "configs" / "examples" / "cekura.yaml")], env=env) == ExitCode.OK
+    env = {"CEKURA_API_KEY": "k", "FREEPLAY_API_KEY": "k", "OPENAI_API_KEY": "k", "AGENT_TOKEN": "k"}
+    for name in ("cekura.yaml", "freeplay.yaml"):
+        assert cli.main(["validate", str(REPO / "configs" / "examples" / name)], env=env) == ExitCode.OK
     assert "is valid" in capsys.readouterr().err
 
 

@@ -1,9 +1,12 @@
-"""A faithful local implementation of the Cekura API (api-contracts Part A), for tests and demos.
+"""A faithful local implementation of the Cekura and Freeplay APIs (api-contracts Parts A and B), for tests
+and demos. One app and one server serve both: Cekura under ``/test_framework/...``, Freeplay under
+``/api/v2/...``, sharing the clock, seed, API keys, request counts and fault injector.
 
 Layers, each usable on its own:
 
     world.py      load_world(): agents, scenarios, metrics, quality, timing (YAML; a default ships here)
-    outcomes.py   deterministic draw of each run's outcome from (seed, result id, run index)
+    outcomes.py   deterministic draw of each run's outcome from what the run is (seed, agent, scenario, ...)
+    freeplay_*.py the Freeplay side: world section, evaluations, state, JSON views, routes
     state.py      SimState: pure lifecycle state machine over an injected clock
     modes.py      per-mode start-body validation and run-count expansion (json_spec.py: run_scenarios_json)
     views.py      JSON shapes of results, runs and test sets

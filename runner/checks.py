@@ -266,11 +266,12 @@ def no_per_case_results(check_id: str, expression: str) -> CheckResult:
 
 
 def _unrecorded(tally: Tally) -> list[str]:
-    """A note when some test cases have no recorded output: the platform evaluated only the others."""
+    """A note when the target failed on some test cases: the platform evaluated the error text regate
+    recorded in their place (so the run could finish), not an answer of the agent."""
     errors = tally.counts[RunOutcome.INFRA_ERROR]
     if not errors:
         return []
-    return [f"{plural(errors, 'test case')} without a recorded output (target errors) not evaluated"]
+    return [f"{plural(errors, 'test case')} evaluated on a target error instead of an answer"]
 
 
 def evaluation_check(check: EvaluationCheck, snapshot: ResultSnapshot, tally: Tally) -> CheckResult:

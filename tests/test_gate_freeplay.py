@@ -216,7 +216,7 @@ def test_evaluation_details_show_the_criterion_and_target_errors_are_noted() -> 
     """The platform evaluated only the recorded cases: the summary says how many were left out."""
     result = judge(fp_snapshot(*cases(8, errors=2)), Thresholds(evaluations=(ACCURACY_90,))).checks[0]
     assert result.summary.endswith(
-        "— required pass_rate >= 90%; 2 test cases without a recorded output (target errors) not evaluated"
+        "— required pass_rate >= 90%; 2 test cases evaluated on a target error instead of an answer"
     )
     assert result.details == "auto:Answer Accuracy: pass 6, fail 2, average 0.85"
 

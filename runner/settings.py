@@ -110,6 +110,7 @@ class SimulatorSettings:
 class CekuraSettings:
     base_url: str  # no trailing slash; SIMULATOR for the embedded one
     api_key: Secret
+    allow_insecure_http: bool = False  # config opt-in to send the key over http:// to a non-loopback host
 
     @property
     def is_simulator(self) -> bool:
@@ -162,6 +163,7 @@ class CekuraGate:
 class FreeplaySettings:
     base_url: str  # the app root without /api/v2 and without a trailing slash; SIMULATOR for the embedded one
     api_key: Secret
+    allow_insecure_http: bool = False  # config opt-in to send the key over http:// to a non-loopback host
 
     @property
     def is_simulator(self) -> bool:

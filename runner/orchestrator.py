@@ -118,6 +118,14 @@ class _Shared:
     pauses: dict[str, ProviderPause] = field(default_factory=dict)
     auth_failures: dict[str, str] = field(default_factory=dict)
 
+    def pause_for(self, provider: str) -> ProviderPause:
+        if provider not in self.pauses:
+            retry = self.defaults.retry
+            self.pauses[provider] = ProviderPause(
+                threshold=retry.breaker_threshold, cooldown=retry.breaker_cooldown
+            )
+        return self.pauses[provider]
+
 
 def _failure(exc: BaseException) -> GateFailure:
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
@@ -212,7 +220,7 @@ async def _run_gate(state: _GateState, provider: Provider, shared: _Shared) -> N
     async with shared.limiter:
         state.t0 = clock.now()
         deadline = min(state.t0 + spec.timeout, shared.overall_deadline)
-        pause = shared.pauses.setdefault(provider.name, ProviderPause())
+        pause = shared.pause_for(provider.name)
         retried = _Retrier(spec, shared, RetryBudget(shared.defaults.retry.budget), deadline, pause)
 
         def on_snapshot(snapshot: ResultSnapshot) -> None:

@@ -10,6 +10,11 @@ Rules:
 - Delay = full jitter over a capped exponential (``uniform(0, min(maximum, base * 2**n))``), but never
   less than the server's ``Retry-After`` (clamped to ``max_retry_after``).
 - A 429 pauses every request of the same provider until its Retry-After has passed (``ProviderPause``).
+- A circuit breaker per provider (also ``ProviderPause``): after ``breaker_threshold`` consecutive
+  transient failures of any of its calls, every call of that provider waits ``breaker_cooldown`` before
+  the next try; the first failure after that opens it again, a success closes it. So a platform that
+  answers 503 to everything sees a bounded request rate, however many gates wait on it — and a gate
+  whose deadline falls inside the pause ends as a timeout, never as a pass.
 - Everything else (auth, rejected, protocol, start-outcome-unknown) propagates at once.
 """
 
@@ -21,6 +26,8 @@ import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
+
+import anyio
 
 from runner.clock import Clock
 from runner.errors import DeadlineExceeded, RateLimited, TransientError
@@ -73,20 +80,70 @@ class RetryBudget:
 
 
 class ProviderPause:
-    """A provider-wide pause after a 429, so parallel gates stop hammering a rate-limited API."""
+    """Provider-wide flow control shared by all its gates: the 429 pause and a circuit breaker.
 
-    def __init__(self) -> None:
+    Breaker states: *closed* (calls go through; consecutive transient failures are counted), *open*
+    (``threshold`` failures in a row: every call waits ``cooldown``), *half-open* (after the cooldown one
+    call goes through as a probe while the others wait for its outcome: a success closes the breaker, a
+    failure opens it again).
+    """
+
+    def __init__(self, *, threshold: int = 10, cooldown: float = 30.0) -> None:
         self.until = 0.0
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self.failures = 0  # consecutive transient failures while closed
+        self.opened = 0  # how often the breaker opened (for reports and tests)
+        self._tripped = False  # open or half-open
+        self._probe: anyio.Event | None = None  # set while a half-open probe is in flight
 
     def extend(self, until: float) -> None:
         self.until = max(self.until, until)
 
+    def released(self) -> None:
+        """The call in flight ended without an answer about the platform's health (it was cancelled):
+        let another call be the probe."""
+        self._settle_probe()
+
+    def _settle_probe(self) -> None:
+        if self._probe is not None:
+            self._probe.set()
+            self._probe = None
+
+    def succeeded(self) -> None:
+        self.failures = 0
+        self._tripped = False
+        self._settle_probe()
+
+    def failed(self, clock: Clock) -> None:
+        if self._tripped:  # the half-open probe failed: open again
+            self.extend(clock.now() + self.cooldown)
+            self.opened += 1
+            self._settle_probe()
+            return
+        self.failures += 1
+        if self.failures >= self.threshold:
+            self.extend(clock.now() + self.cooldown)
+            self.opened += 1
+            self.failures = 0
+            self._tripped = True
+
     async def wait(self, clock: Clock, deadline: float) -> None:
-        remaining = self.until - clock.now()
-        if remaining > 0:
-            if clock.now() + remaining > deadline:
-                raise DeadlineExceeded("the deadline falls inside the provider's rate-limit pause")
-            await clock.sleep(remaining)
+        while True:
+            remaining = self.until - clock.now()
+            if remaining > 0:
+                if clock.now() + remaining > deadline:
+                    raise DeadlineExceeded(
+                        "the deadline falls inside the provider's pause (rate limit or failures)"
+                    )
+                await clock.sleep(remaining)
+                continue
+            if not self._tripped:
+                return
+            if self._probe is None:  # half-open: this call is the probe
+                self._probe = anyio.Event()
+                return
+            await self._probe.wait()
 
 
 RetryHook = Callable[[TransientError, int, float], None]
@@ -109,8 +166,10 @@ async def call_with_retry(
         if pause is not None:
             await pause.wait(clock, deadline)
         try:
-            return await call()
+            result = await call()
         except TransientError as exc:
+            if pause is not None:
+                pause.failed(clock)
             attempt += 1
             delay = backoff_delay(attempt - 1, policy, rng)
             if exc.retry_after is not None:
@@ -127,3 +186,15 @@ async def call_with_retry(
                 on_retry(exc, attempt, delay)
             if pause is None or not isinstance(exc, RateLimited):
                 await clock.sleep(delay)
+        except Exception:
+            if pause is not None:
+                pause.succeeded()  # the platform answered (a rejection is not an outage)
+            raise
+        except BaseException:
+            if pause is not None:
+                pause.released()  # cancelled: never leave other calls waiting on this one
+            raise
+        else:
+            if pause is not None:
+                pause.succeeded()
+            return result

@@ -85,6 +85,8 @@ class RetryPolicy:
     maximum: float = 30.0
     budget: int = 20  # total retries allowed per gate
     max_retry_after: float = 120.0  # Retry-After is clamped to this
+    breaker_threshold: int = 10  # consecutive transient failures of one provider that open its breaker
+    breaker_cooldown: float = 30.0  # seconds every call of that provider then waits
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ regate builds from a config are the ones the platform accepts, for every mode in
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -261,3 +262,28 @@ async def test_a_platform_that_keeps_answering_garbage_ends_as_an_infra_error(tm
     (execution,) = summary.executions
     assert execution.failure is not None and execution.failure.kind is FailureKind.INFRA
     assert "polling kept failing" in execution.failure.message and "not JSON" in execution.failure.message
+
+
+@pytest.mark.anyio
+async def test_a_platform_failing_every_request_sees_a_bounded_request_rate(tmp_path: Path) -> None:
+    """Ten gates against results that always answer 503: once the provider's breaker opens, the platform
+    sees at most one request per cooldown, however many gates wait; and every gate fails closed."""
+    gates = "".join(f"\n  - {{name: g{i}, agent: 101, tags: [smoke]}}" for i in range(10)) + "\n"
+    config = make_config(tmp_path, gates)
+    config = replace(config, defaults=replace(config.defaults, concurrency=10))  # all wait at once
+    clock = FakeClock()
+    started = clock.now()
+    provider, app = sim_provider(clock, faults="results:503")
+    summary = await run(config, provider, clock)
+    assert all(
+        e.failure is not None and e.failure.kind in (FailureKind.INFRA, FailureKind.TIMEOUT)
+        for e in summary.executions
+    )
+    polls = sum(
+        n
+        for route, n in app.stats()["requests"].items()
+        if route.startswith("GET") and "results/{id}" in route
+    )
+    retry = config.defaults.retry
+    windows = (clock.now() - started) / retry.breaker_cooldown
+    assert polls <= retry.breaker_threshold + windows + 1

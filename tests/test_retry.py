@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, datetime
 
+import anyio
 import pytest
 
 from runner.clock import FakeClock
-from runner.errors import AuthError, RateLimited, TransientError
+from runner.errors import AuthError, DeadlineExceeded, RateLimited, TransientError
 from runner.retry import ProviderPause, RetryBudget, backoff_delay, call_with_retry, parse_retry_after
 from runner.settings import RetryPolicy
 
@@ -130,3 +132,85 @@ async def test_a_429_pauses_every_caller_of_the_provider() -> None:
     other = Flaky([])
     await _run(other, clock=clock, pause=pause)
     assert clock.now() >= pause.until
+
+
+@pytest.mark.anyio
+async def test_the_breaker_opens_after_consecutive_failures_and_pauses_every_caller() -> None:
+    """Three transient failures in a row (threshold 3) open the breaker: the next call waits the cooldown."""
+    clock = FakeClock(start=0.0)
+    pause = ProviderPause(threshold=3, cooldown=60.0)
+    policy = RetryPolicy(attempts=3, base=0.1, maximum=0.1)
+    with pytest.raises(TransientError):
+        await _run(Flaky([TransientError("503")] * 3), clock=clock, pause=pause, policy=policy)
+    assert pause.opened == 1 and pause.until >= 60.0
+    before = clock.now()
+    await _run(Flaky([]), clock=clock, pause=pause)  # a healthy call still waits for the cooldown
+    assert clock.now() - before >= 60.0 - 1.0
+    assert pause.failures == 0 and pause.opened == 1  # the probe succeeded: closed again
+
+
+@pytest.mark.anyio
+async def test_a_failed_probe_opens_the_breaker_again_and_only_one_call_probes() -> None:
+    clock = FakeClock(start=0.0)
+    pause = ProviderPause(threshold=1, cooldown=30.0)
+    pause.failed(clock)  # open
+    calls: list[str] = []
+
+    async def probe() -> str:
+        calls.append("probe")
+        raise TransientError("still down")
+
+    async def other() -> str:
+        calls.append("other")
+        return "ok"
+
+    with pytest.raises(TransientError):
+        await call_with_retry(probe, policy=RetryPolicy(attempts=1), budget=RetryBudget(0), clock=clock,
+                              rng=random.Random(0), deadline=1e9, pause=pause)  # fmt: skip
+    assert pause.opened == 2 and pause.until >= 60.0  # opened again, a full cooldown later
+    assert await call_with_retry(other, policy=RetryPolicy(), budget=RetryBudget(5), clock=clock,
+                                 rng=random.Random(0), deadline=1e9, pause=pause) == "ok"  # fmt: skip
+    assert calls == ["probe", "other"]
+
+
+@pytest.mark.anyio
+async def test_a_deadline_inside_the_open_breaker_fails_closed() -> None:
+    clock = FakeClock(start=0.0)
+    pause = ProviderPause(threshold=1, cooldown=300.0)
+    pause.failed(clock)
+    with pytest.raises(DeadlineExceeded):
+        await _run(Flaky([]), clock=clock, pause=pause, deadline=60.0)
+
+
+def test_a_rejection_is_not_an_outage() -> None:
+    """Non-transient answers (401, 404, garbage) mean the platform is up: they close the breaker."""
+    clock = FakeClock(start=0.0)
+    pause = ProviderPause(threshold=2, cooldown=30.0)
+    pause.failed(clock)
+    pause.succeeded()
+    pause.failed(clock)
+    assert pause.opened == 0
+
+
+@pytest.mark.anyio
+async def test_while_half_open_callers_go_one_at_a_time() -> None:
+    """Five gates waiting on a down provider: after each cooldown exactly one call probes it."""
+    clock = FakeClock(start=0.0)
+    pause = ProviderPause(threshold=1, cooldown=10.0)
+    pause.failed(clock)
+    times: list[float] = []
+
+    async def down() -> str:
+        times.append(clock.now())
+        raise TransientError("503")
+
+    async def caller() -> None:
+        with pytest.raises(TransientError):
+            await call_with_retry(down, policy=RetryPolicy(attempts=1), budget=RetryBudget(0), clock=clock,
+                                  rng=random.Random(0), deadline=1e9, pause=pause)  # fmt: skip
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(5):
+            tg.start_soon(caller)
+    assert len(times) == 5
+    assert all(later - earlier >= 10.0 for earlier, later in itertools.pairwise(times))

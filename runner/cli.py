@@ -8,12 +8,14 @@ regate sim             serve the platform simulator on 127.0.0.1
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import random
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +29,7 @@ from runner.config import load_config
 from runner.errors import ConfigError, RegateError, UsageError
 from runner.gate import evaluate
 from runner.model import ExitCode, Verdict
-from runner.orchestrator import RunSummary, execute
+from runner.orchestrator import SIGNAL_NAMES, RunSummary, execute
 from runner.progress import ConsoleProgress
 from runner.providers import open_providers
 from runner.reporters import ReportPaths, ReportWriteError, write_reports
@@ -124,15 +126,83 @@ def _cmd_validate(args: argparse.Namespace, env: dict[str, str], out: _Output) -
     return ExitCode.OK
 
 
+class _Interrupted(BaseException):
+    """A signal that arrived before the orchestrator's own signal handling was in place."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+@contextlib.contextmanager
+def _early_signals() -> Iterator[None]:
+    """Until the orchestrator watches signals itself (and after it stops), SIGINT/SIGTERM/SIGHUP raise
+    ``_Interrupted`` so that even a signal during config loading or simulator start-up leaves reports."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise _Interrupted(SIGNAL_NAMES.get(signal.Signals(signum), f"signal {signum}"))
+
+    previous = {sig: signal.getsignal(sig) for sig in SIGNAL_NAMES}
+    for sig in SIGNAL_NAMES:
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _interrupt_of(exc: BaseException) -> _Interrupted | None:
+    if isinstance(exc, _Interrupted):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _interrupt_of(inner)
+            if found is not None:
+                return found
+    return None
+
+
 def _cmd_run(args: argparse.Namespace, env: dict[str, str], out: _Output) -> int:
-    config = load_config(args.config, env)
     paths = _report_paths(args, env)
+    started_at = _utc_now()
+    t0 = time.monotonic()
+    try:
+        with _early_signals():
+            return _run(args, env, out, paths, started_at, t0)
+    except BaseException as exc:
+        interrupt = _interrupt_of(exc)
+        if interrupt is None:
+            raise
+    # Interrupted before any gate started: still leave reports that say so, and exit 130/143.
+    verdict = evaluate(
+        [], started_at=started_at, duration_s=time.monotonic() - t0, config_path=args.config,
+        version=__version__, interrupted_by=interrupt.name,
+        runner_errors=[f"interrupted by {interrupt.name} before any gate started"],
+    )  # fmt: skip
+    out.stderr.write(f"regate: {interrupt.name} received before any gate started: writing reports\n")
+    try:
+        written = [str(path) for path in write_reports(verdict, paths)]
+    except ReportWriteError as exc:
+        _print_error(out, exc)
+        written = []
+    ConsoleProgress(out.stderr, RealClock(), heartbeat=30.0).final(verdict, written)
+    return verdict.exit_code
+
+
+def _run(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    out: _Output,
+    paths: ReportPaths,
+    started_at: str,
+    t0: float,
+) -> int:
+    config = load_config(args.config, env)
     clock = RealClock()
     progress = ConsoleProgress(
         out.stderr, clock, heartbeat=config.defaults.poll.heartbeat, quiet=args.quiet, specs=config.gates
     )
-    started_at = _utc_now()
-    t0 = time.monotonic()
     verdicts: list[Verdict] = []
     write_failed: list[str] = []
 

@@ -116,7 +116,7 @@ class _Shared:
     overall_deadline: float
     defaults: Defaults
     pauses: dict[str, ProviderPause] = field(default_factory=dict)
-    auth_failures: dict[str, str] = field(default_factory=dict)
+    auth_failures: dict[str, str] = field(default_factory=dict)  # provider -> first gate refused
 
     def pause_for(self, provider: str) -> ProviderPause:
         if provider not in self.pauses:
@@ -197,7 +197,12 @@ async def _start(state: _GateState, provider: Provider, retried: _Retrier) -> St
     # the platform may still be creating it. Never send the POST again.
     clock = retried.shared.clock
     for attempt in range(3):
-        found = await retried(lambda: provider.find_started(spec, reference))
+        if clock.now() >= retried.deadline:
+            break
+        try:
+            found = await retried(lambda: provider.find_started(spec, reference))
+        except DeadlineExceeded:
+            break
         if found is not None:
             return found
         if attempt < 2:
@@ -236,7 +241,7 @@ async def _run_gate(state: _GateState, provider: Provider, shared: _Shared) -> N
         try:
             prior = shared.auth_failures.get(provider.name)
             if prior is not None:
-                raise AuthError(f"not started: an earlier request to {provider.name} was refused ({prior})")
+                raise AuthError(f"not started: {provider.name} refused the key for gate {prior}")
             state.started = started = await _start(state, provider, retried)
             shared.events.gate_started(spec, state.target, started)
             try:
@@ -255,20 +260,26 @@ async def _run_gate(state: _GateState, provider: Provider, shared: _Shared) -> N
                 on_retry=retried.on_retry,
             )  # fmt: skip
         except PollTimeout as exc:
-            state.last = exc.last or state.last
+            if exc.last is not None:  # keep the executed test cases (Freeplay) with the last answer
+                state.last = _with_cases(exc.last, state.cases)
             which = "overall" if deadline == shared.overall_deadline else "gate"
             status = f" (last status: {state.last.status})" if state.last is not None else ""
+            cause = f"; the platform kept failing: {exc.last_error}" if exc.last_error else ""
             state.failure = GateFailure(
                 FailureKind.TIMEOUT,
                 f"{which} deadline of {_fmt_seconds(deadline - state.t0)} reached before the result "
-                f"finished{status}",
+                f"finished{status}{cause}",
             )
         except PollGaveUp as exc:
-            state.last = exc.last or state.last
+            if exc.last is not None:
+                state.last = _with_cases(exc.last, state.cases)
             state.failure = _failure(exc)
         except AuthError as exc:
-            shared.auth_failures.setdefault(provider.name, exc.message)
-            state.failure = _failure(exc)
+            first = shared.auth_failures.setdefault(provider.name, spec.name)
+            if first == spec.name:
+                state.failure = _failure(exc)
+            else:  # explained once per provider: the same key was refused for another gate
+                state.failure = GateFailure(FailureKind.AUTH, f"refused like gate {first}: {exc.message}")
         except Exception as exc:
             log.debug("gate %s failed", spec.name, exc_info=True)
             state.failure = _failure(exc)

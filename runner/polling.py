@@ -23,9 +23,10 @@ from runner.settings import PollPolicy, RetryPolicy
 class PollTimeout(DeadlineExceeded):
     """The deadline passed before the result reached a terminal status."""
 
-    def __init__(self, message: str, *, last: ResultSnapshot | None) -> None:
+    def __init__(self, message: str, *, last: ResultSnapshot | None, last_error: str | None = None) -> None:
         super().__init__(message)
         self.last = last
+        self.last_error = last_error  # the transient failure that was still going on, if any
 
 
 class PollGaveUp(TransientError):
@@ -56,16 +57,21 @@ async def poll_until_terminal(
     on_retry: Callable[[TransientError, int, float], None] | None = None,
 ) -> ResultSnapshot:
     last: ResultSnapshot | None = None
+    last_error: str | None = None  # cleared by every answer
     index = 0
     while True:
         delay = poll_delay(index, poll, rng)
         index += 1
         remaining = deadline - clock.now()
         if remaining <= 0:
-            raise PollTimeout("deadline reached while waiting for a terminal status", last=last)
+            raise PollTimeout(
+                "deadline reached while waiting for a terminal status", last=last, last_error=last_error
+            )
         await clock.sleep(min(delay, remaining))
         if clock.now() >= deadline:
-            raise PollTimeout("deadline reached while waiting for a terminal status", last=last)
+            raise PollTimeout(
+                "deadline reached while waiting for a terminal status", last=last, last_error=last_error
+            )
         try:
             snapshot = await call_with_retry(
                 poll_once,
@@ -78,16 +84,20 @@ async def poll_until_terminal(
                 on_retry=on_retry,
             )
         except DeadlineExceeded as exc:
-            raise PollTimeout(str(exc), last=last) from exc
+            cause = getattr(exc, "last_error", None) or last_error
+            raise PollTimeout(str(exc), last=last, last_error=cause) from exc
         except TransientError as exc:
+            last_error = exc.message
             if clock.now() >= deadline:
-                raise PollTimeout("deadline reached while the platform was failing", last=last) from exc
+                raise PollTimeout(
+                    "deadline reached while the platform was failing", last=last, last_error=last_error
+                ) from exc
             if not budget.take():
                 raise PollGaveUp(f"polling kept failing: {exc.message}", last=last) from exc
             if on_retry is not None:
                 on_retry(exc, 0, 0.0)
             continue
-        last = snapshot
+        last, last_error = snapshot, None
         if on_snapshot is not None:
             on_snapshot(snapshot)
         if snapshot.terminal:

@@ -149,6 +149,14 @@ class ProviderPause:
 RetryHook = Callable[[TransientError, int, float], None]
 
 
+class RetryDeadline(DeadlineExceeded):
+    """The deadline ended the retries: while waiting, or with a request still in flight."""
+
+    def __init__(self, message: str, *, last_error: str | None) -> None:
+        super().__init__(message if last_error is None else f"{message}; last error: {last_error}")
+        self.last_error = last_error
+
+
 async def call_with_retry(
     call: Callable[[], Awaitable[T]],
     *,
@@ -160,14 +168,28 @@ async def call_with_retry(
     pause: ProviderPause | None = None,
     on_retry: RetryHook | None = None,
 ) -> T:
-    """Run ``call``; on ``TransientError`` wait and try again within attempts, budget and deadline."""
+    """Run ``call``; on ``TransientError`` wait and try again within attempts, budget and deadline.
+
+    The deadline also bounds a request in flight (httpx's own timeouts are per phase and may add up past
+    it): the call is cancelled when the deadline passes and ``RetryDeadline`` says why.
+    """
     attempt = 0
+    last_error: str | None = None
     while True:
         if pause is not None:
-            await pause.wait(clock, deadline)
+            try:
+                await pause.wait(clock, deadline)
+            except DeadlineExceeded as exc:
+                raise RetryDeadline(str(exc), last_error=last_error) from exc
         try:
-            result = await call()
+            with anyio.move_on_after(max(0.0, deadline - clock.now())) as in_flight:
+                result = await call()
+            if in_flight.cancelled_caught:
+                raise RetryDeadline(
+                    "the deadline passed while a request was in flight", last_error=last_error
+                )
         except TransientError as exc:
+            last_error = exc.message
             if pause is not None:
                 pause.failed(clock)
             attempt += 1
@@ -186,6 +208,10 @@ async def call_with_retry(
                 on_retry(exc, attempt, delay)
             if pause is None or not isinstance(exc, RateLimited):
                 await clock.sleep(delay)
+        except RetryDeadline:
+            if pause is not None:
+                pause.released()  # no answer about the platform's health
+            raise
         except Exception:
             if pause is not None:
                 pause.succeeded()  # the platform answered (a rejection is not an outage)

@@ -16,7 +16,6 @@ import pytest
 
 from runner.errors import (
     AuthError,
-    ProtocolError,
     RateLimited,
     RequestRejected,
     StartOutcomeUnknown,
@@ -245,7 +244,7 @@ async def test_a_start_answer_without_id_falls_back_to_result_id_then_fails_loud
     ok = provider(lambda r: httpx.Response(200, json={"result_id": 9, "status": "pending"}))
     assert (await ok.start(gate(), "r")).result_id == "9"
     bad = provider(lambda r: httpx.Response(200, json={"status": "pending"}))
-    with pytest.raises(ProtocolError, match="no result id"):
+    with pytest.raises(StartOutcomeUnknown, match="no result id"):  # runs started; found again by name
         await bad.start(gate(), "r")
 
 
@@ -279,7 +278,9 @@ START_ERRORS = [
         RequestRejected,
         id="400-bare-list",
     ),
-    pytest.param(lambda r: httpx.Response(200, content=b"<html>"), ProtocolError, id="2xx-not-json"),
+    pytest.param(
+        lambda r: httpx.Response(200, content=b"<html>"), StartOutcomeUnknown, id="2xx-not-json-is-unknown"
+    ),
 ]
 
 

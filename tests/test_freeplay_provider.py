@@ -165,7 +165,8 @@ async def test_create_sends_the_dataset_body_with_bearer_auth_and_no_trailing_sl
         pytest.param(lambda r: httpx.Response(401, json={"message": f"bad key {KEY}"}), AuthError, id="401"),
         pytest.param(lambda r: httpx.Response(404, json={"message": "Project not found"}), RequestRejected,
                      id="404-message"),
-        pytest.param(lambda r: httpx.Response(201, json={"name": "x"}), ProtocolError, id="no-run-id"),
+        pytest.param(lambda r: httpx.Response(201, json={"name": "x"}), StartOutcomeUnknown,
+                     id="no-run-id-is-unknown"),
     ],
 )  # fmt: skip
 async def test_create_errors(handler: Handler, error: type[Exception]) -> None:

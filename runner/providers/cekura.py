@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from runner.errors import ProtocolError, TransientError
+from runner.errors import ProtocolError, StartOutcomeUnknown, TransientError
 from runner.model import ResultSnapshot, TargetResult, TestCase
 from runner.providers.base import StartedResult
 from runner.providers.cekura_map import map_result, normalise_status
@@ -83,7 +83,10 @@ class CekuraProvider:
         own = self._own(gate)
         path, body = build_start(own, reference)
         data = await self._call("POST", path, body=body, creates=True)
-        return self._started(data, reference if has_reference(own.mode) else None)
+        try:
+            return self._started(data, reference if has_reference(own.mode) else None)
+        except ProtocolError as exc:  # a 2xx we cannot read: runs were started, we do not know which
+            raise StartOutcomeUnknown(exc.message) from exc
 
     async def find_started(self, gate: GateSpec, reference: str) -> StartedResult | None:
         """Find a result by its unique name (a start whose answer was lost)."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from runner.errors import ProtocolError, TransientError
+from runner.errors import ProtocolError, StartOutcomeUnknown, TransientError
 from runner.model import CaseKind, ResultSnapshot, TargetResult, TestCase
 from runner.providers.base import StartedResult
 from runner.providers.freeplay_map import (
@@ -90,7 +90,12 @@ class FreeplayProvider:
         return started
 
     async def start(self, gate: GateSpec, reference: str) -> StartedResult:
-        own = self._own(gate)
+        try:
+            return await self._start(self._own(gate), reference)
+        except ProtocolError as exc:  # a 2xx we cannot read: something was created, we do not know what
+            raise StartOutcomeUnknown(exc.message) from exc
+
+    async def _start(self, own: FreeplayGate, reference: str) -> StartedResult:
         if own.mode is FreeplayMode.DATASET:
             body: dict[str, Any] = {
                 "dataset_name": own.dataset,

@@ -95,6 +95,10 @@ class JsonApi:
             try:
                 return response.json()
             except ValueError as exc:
+                if creates:  # it was processed, but we cannot tell what it created
+                    raise StartOutcomeUnknown(
+                        f"{what}: answered {status} with a body that is not JSON"
+                    ) from exc
                 raise ProtocolError(f"{what}: answered {status} with a body that is not JSON") from exc
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if status in (401, 403):

@@ -150,7 +150,7 @@ class FreeplayApi:
                 response = self._handlers[route.handler](req, match.groupdict(), fault)
             except HttpError as exc:
                 response = json_response(exc.status, exc.payload)
-        return response if fault is None else apply_fault(self.faults, fault, response)
+        return response if fault is None else apply_fault(self.faults, fault, response, freeplay=True)
 
     def _authenticate(self, headers: Mapping[str, str]) -> SimResponse | None:
         scheme, _, token = headers.get("authorization", "").strip().partition(" ")

@@ -5,6 +5,8 @@ serialises calls into the app, and is never held while a slow response waits. Fa
 
 - ``reset``/``reset_after_processing``: the socket is closed with SO_LINGER 0, so the client receives a TCP
   RST and no response at all (httpx raises ``ReadError``/``RemoteProtocolError``);
+- ``cut``: the status line, the headers (announcing the full ``Content-Length``) and half of the body are
+  sent, then the socket is reset the same way;
 - ``delay``: simulated seconds, so the real wait is ``delay / speed``.
 
 Only loopback addresses (127.0.0.0/8, ::1, localhost) may be bound unless ``allow_non_loopback`` is set:
@@ -116,6 +118,8 @@ class _Handler(BaseHTTPRequestHandler):
         if response.delay > 0:
             sim.stopping.wait(response.delay / sim.speed)  # returns early when the server stops
         self._send(response)
+        if response.cut:
+            self._reset()
 
     def _send(self, response: SimResponse) -> None:
         self.send_response(response.status)
@@ -123,7 +127,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
-        self.wfile.write(response.body)
+        self.wfile.write(response.body[: len(response.body) // 2] if response.cut else response.body)
 
     def _reset(self) -> None:
         self.close_connection = True

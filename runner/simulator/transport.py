@@ -1,9 +1,10 @@
 """An in-process transport for tests: an httpx client talks to a ``SimApp`` without sockets.
 
 ``reset`` and ``reset_after_processing`` surface as ``httpx.ReadError`` (what a real reset connection gives),
-after the app has (or has not) processed the request. ``delay`` is ignored here: the app's clock is
-independent of wall time, and tests must not sleep. Pools, timeouts and real disconnects need the loopback
-``SimServer`` instead.
+after the app has (or has not) processed the request; ``cut`` (a response broken off half-way) as
+``httpx.RemoteProtocolError``, what httpx raises for an incomplete body. ``delay`` is ignored here: the
+app's clock is independent of wall time, and tests must not sleep. Pools, timeouts and real disconnects
+need the loopback ``SimServer`` instead.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ def mock_transport(app: SimApp) -> httpx.MockTransport:
         response = app.handle(to_sim_request(request))
         if response.reset or response.reset_after_processing:
             raise httpx.ReadError("connection reset by peer (simulated)", request=request)
+        if response.cut:
+            raise httpx.RemoteProtocolError(
+                "peer closed connection without sending complete message body (simulated)", request=request
+            )
         return httpx.Response(response.status, headers=list(response.headers), content=response.body)
 
     return httpx.MockTransport(handler)

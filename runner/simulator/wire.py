@@ -25,6 +25,7 @@ class SimResponse:
     delay: float = 0.0  # simulated seconds to wait before answering
     reset: bool = False  # close the connection without answering; the request was not processed
     reset_after_processing: bool = False  # same, but the request took effect
+    cut: bool = False  # the request took effect; the answer breaks off half-way through its body
 
     def json(self) -> Any:
         return json.loads(self.body)

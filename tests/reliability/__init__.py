@@ -1,0 +1,1 @@
+"""Reliability: the fault matrix (one module per fault family) and its harness."""

@@ -25,7 +25,7 @@ import anyio
 
 from runner import __version__
 from runner.clock import RealClock
-from runner.config import load_config
+from runner.config import insecure_http_providers, load_config
 from runner.errors import ConfigError, RegateError, UsageError
 from runner.gate import evaluate
 from runner.model import ExitCode, Verdict
@@ -33,7 +33,8 @@ from runner.orchestrator import SIGNAL_NAMES, RunSummary, execute
 from runner.progress import ConsoleProgress
 from runner.providers import open_providers
 from runner.reporters import ReportPaths, ReportWriteError, write_reports
-from runner.textclean import escape_workflow_command, one_line
+from runner.settings import Config
+from runner.textclean import clean_text, escape_workflow_command, one_line
 
 EXIT_CODES_HELP = """exit codes:
   0    every gate passed
@@ -119,8 +120,21 @@ def _utc_now() -> str:
     return datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _warn_insecure_http(out: _Output, config: Config) -> None:
+    """One line per provider whose key travels in clear text (``allow_insecure_http: true``)."""
+    for provider, host in insecure_http_providers(config):
+        out.stderr.write(
+            escape_workflow_command(
+                f"regate: warning: providers.{provider}: the API key is sent in clear text over http:// to"
+                f" {one_line(host, 200)} (allow_insecure_http: true)"
+            )
+            + "\n"
+        )
+
+
 def _cmd_validate(args: argparse.Namespace, env: dict[str, str], out: _Output) -> int:
     config = load_config(args.config, env)
+    _warn_insecure_http(out, config)
     modes = ", ".join(sorted({f"{g.provider}/{g.mode}" for g in config.gates}))
     out.stderr.write(f"regate: {args.config} is valid: {len(config.gates)} gate(s) ({modes})\n")
     return ExitCode.OK
@@ -199,6 +213,7 @@ def _run(
     t0: float,
 ) -> int:
     config = load_config(args.config, env)
+    _warn_insecure_http(out, config)
     clock = RealClock()
     progress = ConsoleProgress(
         out.stderr, clock, heartbeat=config.defaults.poll.heartbeat, quiet=args.quiet, specs=config.gates
@@ -277,9 +292,17 @@ def _cmd_sim(args: argparse.Namespace, env: dict[str, str], out: _Output) -> int
     )  # fmt: skip
 
 
+class _LogFormatter(logging.Formatter):
+    """Log lines, and ``--debug`` tracebacks (whose exception messages may quote remote text), cleaned and
+    escaped so that no line of them can become a GitHub workflow command."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return escape_workflow_command(clean_text(super().format(record)))
+
+
 def _configure_logging(debug: bool, stream: TextIO) -> None:
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("regate: %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_LogFormatter("regate: %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("regate")
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.WARNING)

@@ -39,10 +39,14 @@ Rules:
   ``max_target_errors`` on Cekura gates; all but ``evaluations`` on a server-side suite) are errors on the
   gate and are dropped when inherited from ``defaults.thresholds``.
 - ``base_url`` is an http(s) URL without credentials, query or fragment (a trailing ``/`` is dropped);
-  ``http://`` only to a loopback host, since the API key would otherwise travel in clear text. Freeplay's
+  ``http://`` only to a loopback host, since the API key would otherwise travel in clear text, unless the
+  provider sets ``allow_insecure_http: true`` (e.g. a platform behind a TLS-terminating proxy on a private
+  network); ``regate run`` then says so in a warning line. Freeplay's
   is the app root: a pasted API root (``https://acme.freeplay.ai/api/v2``, or the SDK's ``.../api``) is
   accepted and cut back to ``https://acme.freeplay.ai``. With ``simulator`` for both providers, one
   embedded simulator serves both.
+- ``api_key`` is one line of visible ASCII (it travels in an HTTP header, where a line break or a control
+  character would be refused by the HTTP library with the header's value in its message).
 - Nothing here touches the network, and no message contains the API key: values that came from the
   environment are shown as written (``'${CEKURA_API_KEY}'``), the key itself never.
 
@@ -55,12 +59,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from runner.config_freeplay import run_context
 from runner.config_gates import read_gates
-from runner.configfields import Fields, Section, describe, did_you_mean
+from runner.configfields import Fields, Section, describe, did_you_mean, shown
 from runner.durations import format_duration, parse_duration
 from runner.errors import ConfigError
 from runner.settings import (
@@ -76,14 +82,14 @@ from runner.settings import (
     Secret,
     SimulatorSettings,
 )
-from runner.yamlpos import Map, Node, Scalar, load
+from runner.yamlpos import Map, Node, Scalar, Seq, load
 
-__all__ = ["load_config", "parse_duration"]
+__all__ = ["insecure_http_providers", "is_loopback", "load_config", "parse_duration", "secret_values"]
 
 CONFIG_VERSION = 1
 TOP_KEYS = ("version", "simulator", "providers", "defaults", "gates")
 PROVIDER_KEYS = ("cekura", "freeplay")
-PROVIDER_SETTING_KEYS = ("base_url", "api_key")
+PROVIDER_SETTING_KEYS = ("base_url", "api_key", "allow_insecure_http")
 SIMULATOR_KEYS = ("world", "speed", "seed", "faults")
 DEFAULTS_KEYS = (
     "timeout",
@@ -105,8 +111,8 @@ def load_config(path: str, env: Mapping[str, str], *, now: datetime | None = Non
 
     Raises ``ConfigError`` (and nothing else) for any problem with the file.
     """
-    fields = Fields(path)
     root = load(_read_text(path), file=path, env=env)
+    fields = Fields(path, secrets=secret_values(root, env))
     if root is None:
         fields.fail(None, "", "the file is empty", hint="a config starts with 'version: 1' and lists 'gates'")
     if not isinstance(root, Map):
@@ -141,6 +147,34 @@ def load_config(path: str, env: Mapping[str, str], *, now: datetime | None = Non
         gates=gates,
         freeplay=freeplay,
     )
+
+
+# Variables whose values are treated as secrets in messages: by name, or by where they are used.
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|AUTH|CREDENTIAL|PRIVATE|COOKIE|SESSION", re.IGNORECASE)
+_SECRET_PATH = re.compile(r"(?:^|\.)(?:api_key|headers\.[^.]+|websocket_headers\.[^.]+|env\.[^.]+)$")
+
+
+def secret_values(root: Node | None, env: Mapping[str, str]) -> list[str]:
+    """The values of the variables that may hold secrets: those named like one (``*_API_KEY``, ``*TOKEN*``,
+    ...) and those used in an ``api_key``, a header or a target's ``env``. Messages mask them."""
+    found: set[str] = set()
+
+    def visit(node: Node | None, path: str) -> None:
+        if isinstance(node, Map):
+            for key, value in node.entries:
+                visit(value, f"{path}.{key.text}" if path else key.text)
+        elif isinstance(node, Seq):
+            for item in node.items:
+                visit(item, path)
+        elif node is not None and node.variables:
+            secret_place = _SECRET_PATH.search(path) is not None
+            for name in node.variables:
+                if (secret_place or _SECRET_NAME.search(name)) and env.get(name):
+                    found.add(env[name].strip())
+                    found.add(env[name])
+
+    visit(root, "")
+    return sorted(v for v in found if v)
 
 
 def _check_version(fields: Fields, root: Map) -> None:
@@ -194,8 +228,9 @@ def _simulator(fields: Fields, top: Section, base_dir: str) -> SimulatorSettings
         written = fields.string(node, sim.sub("world"), what="a path to a world YAML file")
         world = os.path.normpath(os.path.join(base_dir, written))
         if not os.path.isfile(world):
+            scalar = fields.scalar(node, sim.sub("world"), "a path")
             fields.fail(
-                node, sim.sub("world"), f"world file {written!r} not found", hint=_relative_hint(world)
+                node, sim.sub("world"), f"world file {shown(scalar)} not found", hint=_relative_hint(world)
             )
     defaults = SimulatorSettings()
     speed, seed = defaults.speed, defaults.seed
@@ -216,29 +251,32 @@ def _providers(fields: Fields, top: Section) -> tuple[CekuraSettings | None, Fre
     providers = fields.section(node, "providers", PROVIDER_KEYS, line=top.key_line("providers"))
     cekura = freeplay = None
     if "cekura" in providers:
-        url, key = _provider(fields, providers, "cekura", DEFAULT_CEKURA_URL)
-        cekura = CekuraSettings(base_url=url, api_key=key)
+        url, key, insecure = _provider(fields, providers, "cekura", DEFAULT_CEKURA_URL)
+        cekura = CekuraSettings(base_url=url, api_key=key, allow_insecure_http=insecure)
     if "freeplay" in providers:
-        url, key = _provider(fields, providers, "freeplay", DEFAULT_FREEPLAY_URL)
-        freeplay = FreeplaySettings(base_url=_app_root(url), api_key=key)
+        url, key, insecure = _provider(fields, providers, "freeplay", DEFAULT_FREEPLAY_URL)
+        freeplay = FreeplaySettings(base_url=_app_root(url), api_key=key, allow_insecure_http=insecure)
     return cekura, freeplay
 
 
-def _provider(fields: Fields, providers: Section, name: str, default_url: str) -> tuple[str, Secret]:
-    """``base_url`` and ``api_key`` of one provider (both providers take the same two keys)."""
+def _provider(fields: Fields, providers: Section, name: str, default_url: str) -> tuple[str, Secret, bool]:
+    """``base_url``, ``api_key`` and ``allow_insecure_http`` of one provider (both take the same keys)."""
     path = providers.sub(name)
     section = fields.section(providers.get(name), path, PROVIDER_SETTING_KEYS, line=providers.key_line(name))
+    insecure = False
+    if (node := section.get("allow_insecure_http")) is not None and not _is_null(node):
+        insecure = fields.boolean(node, section.sub("allow_insecure_http"))
     base_url = default_url
     if (url_node := section.get("base_url")) is not None:
-        base_url = _base_url(fields, url_node, section.sub("base_url"), default_url)
+        base_url = _base_url(fields, url_node, section.sub("base_url"), default_url, insecure=insecure)
     variable = f"{name.upper()}_API_KEY"
     key_node = section.get("api_key")
     if key_node is None:
         if base_url == SIMULATOR:
-            return base_url, Secret(SIM_KEY)
+            return base_url, Secret(SIM_KEY), insecure
         section.require("api_key", hint=f"add api_key: ${{{variable}}} and export {variable}")
     assert key_node is not None  # noqa: S101 (require() raised otherwise)
-    return base_url, Secret(_api_key(fields, key_node, section.sub("api_key"), name, variable))
+    return base_url, Secret(_api_key(fields, key_node, section.sub("api_key"), name, variable)), insecure
 
 
 def _app_root(base_url: str) -> str:
@@ -267,10 +305,19 @@ def _api_key(fields: Fields, node: Node, path: str, provider: str, variable: str
                 hint=f"export {node.variables[0]} with your {provider.capitalize()} API key",
             )
         fields.fail(node, path, "api_key is empty", hint=f"api_key: ${{{variable}}}")
+    if not all("!" <= ch <= "~" for ch in key):  # never name the character: it is part of the key
+        source = " and ".join(node.variables) if node.variables else "the value"
+        fields.fail(
+            node,
+            path,
+            "api_key must be one line of visible ASCII characters (no spaces, line breaks or control"
+            " characters)",
+            hint=f"check {source}: copy the {provider.capitalize()} API key again, without extra characters",
+        )
     return key
 
 
-def _base_url(fields: Fields, node: Node, path: str, default_url: str) -> str:
+def _base_url(fields: Fields, node: Node, path: str, default_url: str, *, insecure: bool) -> str:
     if isinstance(node, Scalar) and node.text.strip() == SIMULATOR:
         return SIMULATOR
     if isinstance(node, Scalar) and "://" not in node.text and "@" not in node.text:
@@ -278,23 +325,39 @@ def _base_url(fields: Fields, node: Node, path: str, default_url: str) -> str:
         if close.startswith("did you"):
             fields.fail(node, path, f"expected an https URL or 'simulator', got {describe(node)}", hint=close)
     text, parts = fields.url(node, path, ("https", "http"), example=f"{default_url}, or 'simulator'")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+    if parts.scheme == "http" and not insecure and not is_loopback(parts.hostname or ""):
+        option = path.rpartition(".")[0] + ".allow_insecure_http"
         fields.fail(
             node,
             path,
             f"http:// is only allowed to a loopback host, not {parts.hostname!r}",
-            hint="use https://: over http the API key would travel in clear text",
+            hint=f"use https://: over http the API key would travel in clear text"
+            f" (if that is acceptable on your network, set {option}: true)",
         )
     return text.rstrip("/")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback IP address (``127.0.0.0/8``, ``::1``)."""
     if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def insecure_http_providers(config: Config) -> list[tuple[str, str]]:
+    """``(provider, host)`` of each provider that sends its API key over http:// to a non-loopback host
+    (allowed only by ``allow_insecure_http: true``): ``regate run`` warns about each."""
+    found = []
+    for name, settings in (("cekura", config.cekura), ("freeplay", config.freeplay)):
+        if settings is None or not settings.base_url.startswith("http://"):
+            continue
+        host = urlsplit(settings.base_url).hostname or ""
+        if not is_loopback(host):
+            found.append((name, host))
+    return found
 
 
 def _defaults(fields: Fields, top: Section) -> Defaults:

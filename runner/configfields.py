@@ -5,7 +5,12 @@ for references inside ``[ ]`` or ``{ }``); a quoted scalar otherwise stays a str
 
 Messages describe a wrong value by its type and, unless it came from the environment, by its text: a value
 built by ``${VAR}`` interpolation is shown as written (``'${AGENT_ID}'``), so no environment value -- an
-API key passed to the wrong field, say -- can end up in a message or a CI log.
+API key passed to the wrong field, say -- can end up in a message or a CI log. As a safety net for messages
+that quote a value anyway (a threshold parser quoting the word it stumbled on, a file name), ``Fields`` is
+given the environment's secret values and masks each of them, and each of their longer words, in every
+message and hint; the values from the environment in the node a message is about are replaced by the way
+they were written; and a ``ConfigError`` never carries the exception that was being handled when it was
+raised, since that exception's text may quote the value.
 """
 
 from __future__ import annotations
@@ -78,15 +83,64 @@ def which_modes(accepted: Sequence[str], every: Sequence[str]) -> str:
     return f"{listing(accepted)} mode{'s' if len(accepted) > 1 else ''}"
 
 
-class Fields:
-    """Error construction bound to one file."""
+_WORD = re.compile(r"[A-Za-z0-9_]{6,}")  # words of a secret long enough to identify it, masked on their own
+_MIN_MASKED = 4  # shorter values cannot be told apart from a message's own words ("1", "90%", "yes")
+MASK = "***"
 
-    def __init__(self, file: str) -> None:
+
+def masker(secrets: Collection[str], written: Mapping[str, str] | None = None) -> Callable[[str], str]:
+    """A function that replaces each of ``secrets`` by ``***``, each text of ``written`` by the way it was
+    written (``{"abc123": "${TOKEN}"}``), and each word of 6 or more letters and digits of either by ``***``
+    (whole words only, so that ``https`` is not mangled by a word ``http``). Texts shorter than 4 characters
+    are left alone."""
+    written = written or {}
+    replacements = {text: source for text, source in written.items() if len(text) >= _MIN_MASKED}
+    replacements.update({secret: MASK for secret in secrets if len(secret) >= _MIN_MASKED})
+    words = {w for text in (*secrets, *written) for w in _WORD.findall(text)} - set(replacements)
+    if not replacements and not words:
+        return lambda text: text
+    alternatives = [re.escape(t) for t in sorted(replacements, key=len, reverse=True)]
+    alternatives += [
+        rf"(?<![A-Za-z0-9_]){re.escape(w)}(?![A-Za-z0-9_])" for w in sorted(words, key=len, reverse=True)
+    ]
+    pattern = re.compile("|".join(alternatives))
+    return lambda text: pattern.sub(lambda m: replacements.get(m.group(), MASK), text)
+
+
+def _interpolated(node: Node) -> dict[str, str]:
+    """The text -> as-written source of every scalar in ``node`` that came from the environment."""
+    if isinstance(node, Scalar):
+        return {node.text: node.source} if node.interpolated else {}
+    children = node.items if isinstance(node, Seq) else [value for _, value in node.entries]
+    return {text: source for child in children for text, source in _interpolated(child).items()}
+
+
+class Fields:
+    """Error construction bound to one file. Values from the environment never show in a message or hint:
+    ``secrets`` (values that may be keys or tokens) are masked everywhere, and the values of the node a
+    message is about are shown as written (``${VAR}``), in case the message quotes them."""
+
+    def __init__(self, file: str, secrets: Collection[str] = ()) -> None:
         self.file = file
+        self._secrets = tuple(secrets)
+        self._mask = masker(self._secrets)
 
     def fail(self, at: Node | int | None, path: str, message: str, hint: str | None = None) -> NoReturn:
         line = at if isinstance(at, int) or at is None else at.line
-        raise ConfigError(message, file=self.file, line=line, key=path or None, hint=hint)
+        mask = self._mask
+        if isinstance(at, Scalar | Seq | Map) and (written := _interpolated(at)):
+            mask = masker(self._secrets, written)
+        error = ConfigError(
+            mask(message),
+            file=self.file,
+            line=line,
+            key=path or None,
+            hint=None if hint is None else mask(hint),
+        )
+        try:
+            raise error from None
+        finally:
+            error.__context__ = None  # the exception being handled may quote a value from the environment
 
     def section(
         self,
@@ -321,7 +375,8 @@ def gate_name(section: Section) -> str:
         section.fields.fail(
             node,
             section.sub("name"),
-            f"gate name {name!r} may only contain letters, digits, '_', '.' and '-'",
+            f"gate name {shown(section.fields.scalar(node, section.sub('name'), 'a name'))} may only contain"
+            " letters, digits, '_', '.' and '-'",
             hint="it names JUnit classnames and files",
         )
     return name

@@ -150,7 +150,7 @@ class CekuraGate:
     concurrency_limit: int | None = None
     mock_tool_names: tuple[str, ...] | None = None
     websocket_url: str | None = None  # text, chirp; websocket default for scenarios without their own
-    websocket_headers: tuple[tuple[str, str], ...] = ()  # text
+    websocket_headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # text; may hold tokens
     elevenlabs_agent_id: str | None = None
     sip_endpoint: str | None = None
     retell_agent_id: str | None = None

@@ -53,8 +53,11 @@ _WHITESPACE_RUN = re.compile(r"[^\S\n]+")
 _BREAKS = re.compile(r"\s*\n\s*")
 # A line is a workflow command when, after leading whitespace, it starts with "::" (or the legacy "##[").
 # The runner splits on CR, LF and CRLF and trims Unicode whitespace (we also include characters that some
-# .NET versions trimmed), so the same set is matched here.
-_WORKFLOW_COMMAND = re.compile(r"(\A|\r\n|\r|\n)((?:[^\S\r\n]|[\u180e\u200b\ufeff])*)(:(?=:)|#(?=#\[))")
+# .NET versions trimmed), so the same set is matched here; to be safe with any other reader of the log, the
+# Unicode line breaks NEL, LS and PS start a line too.
+_WORKFLOW_COMMAND = re.compile(
+    r"(\A|\r\n|[\r\n\x85\u2028\u2029])((?:[^\S\r\n\x85\u2028\u2029]|[\u180e\u200b\ufeff])*)(:(?=:)|#(?=#\[))"
+)
 _ZERO_WIDTH_SPACE = "\u200b"
 
 

@@ -11,7 +11,10 @@ tag is an error, never an object) and turned into ``Scalar``/``Seq``/``Map`` nod
   An unquoted scalar that contained a reference is resolved again after interpolation, exactly as if its
   value had been written there: ``agent: ${AGENT_ID}`` with ``AGENT_ID=101`` is the integer 101, and
   ``faults: ${FAULTS:-}`` with FAULTS unset is null. A quoted scalar always stays a string. Interpolation
-  cannot inject structure: a variable's value is only ever one scalar.
+  cannot inject structure: substitution happens in the parsed scalar, never in the YAML text, so a
+  variable's value is only ever one scalar. The re-resolution can only make it null, a boolean, an integer
+  or a float, and only when the whole value is one such literal on one line (``12\\n`` stays a string);
+  anything else a YAML resolver might see in it (``=``, ``<<``, a date) is a string too.
 
 Errors are ``ConfigError`` with file, line and key path.
 """
@@ -216,10 +219,20 @@ class _Builder:
         if value_position and self.interpolate and tag == _STR and "$" in raw:
             text, variables = self.expand(raw, node, path)
             if text != raw and node.style is None:  # unquoted: resolve as if written
-                tag = self.resolver.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+                tag = self.retype(text)
         else:
             text = raw
         return Scalar(self.construct(node, tag, text, path), text, line, raw, variables)
+
+    def retype(self, text: str) -> str:
+        """The tag of an interpolated unquoted value: null, bool, int or float when the whole text is one
+        such literal, else str. The resolver's patterns end in ``$``, which also matches before a final
+        line break (``true\\n`` would then reach the bool constructor and fail), so multi-line text is a
+        string; tags such as ``!!value`` (``=``) or ``!!merge`` (``<<``) are strings too."""
+        if any(ch in text for ch in "\n\r\x85\u2028\u2029"):
+            return _STR
+        tag: str = self.resolver.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+        return tag if tag in (_NULL, _BOOL, _INT, _FLOAT) else _STR
 
     def construct(self, node: yaml.ScalarNode, tag: str, text: str, path: str) -> ScalarValue:
         if tag in (_STR, _TIMESTAMP, _MERGE):  # a timestamp stays text: no config field is a date

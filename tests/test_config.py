@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.config import load_config, parse_duration
+from runner.config import insecure_http_providers, load_config, parse_duration
 from runner.errors import ConfigError
 from runner.settings import (
     DEFAULT_CEKURA_URL,
@@ -40,6 +40,11 @@ PROVIDERS = "version: 1\nproviders:\n  cekura: {api_key: '${CEKURA_API_KEY}'}\n"
 # file -> (":<line>: <key>: <message>" after the file path, hint); <INVALID> is the corpus directory.
 CORPUS = [
     ("agent_not_integer.yaml", ":7: gates[0].agent: expected an integer >= 1, got the string 'abc'", None),
+    (
+        "allow_insecure_http_not_boolean.yaml",
+        ":5: providers.cekura.allow_insecure_http: expected true or false, got the string 'sure'",
+        None,
+    ),
     (
         "api_key_empty.yaml",
         ":4: providers.cekura.api_key: api_key is empty: EMPTY_KEY is set but empty",
@@ -108,7 +113,8 @@ CORPUS = [
     (
         "http_non_loopback.yaml",
         ":4: providers.cekura.base_url: http:// is only allowed to a loopback host, not 'api.cekura.ai'",
-        "use https://: over http the API key would travel in clear text",
+        "use https://: over http the API key would travel in clear text"
+        " (if that is acceptable on your network, set providers.cekura.allow_insecure_http: true)",
     ),
     (
         "json_without_spec.yaml",
@@ -443,6 +449,41 @@ def test_the_full_config_loads_every_setting() -> None:
         5400.0,
         ("nightly",),
     )
+
+
+def test_allow_insecure_http_lets_the_key_travel_over_http_to_any_host() -> None:
+    """An explicit per-provider opt-in (a platform behind a TLS-terminating proxy on a private network);
+    without it, http:// is refused unless the host is loopback (see the corpus)."""
+    config = load(VALID / "insecure_http.yaml")
+    assert config.cekura is not None and config.freeplay is not None
+    assert (config.cekura.base_url, config.cekura.allow_insecure_http) == (
+        "http://cekura.internal.example:8080",
+        True,
+    )
+    assert (config.freeplay.base_url, config.freeplay.allow_insecure_http) == (
+        "http://freeplay.internal.example",
+        True,
+    )
+    assert insecure_http_providers(config) == [
+        ("cekura", "cekura.internal.example"),
+        ("freeplay", "freeplay.internal.example"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["http://127.0.0.1:8080", "http://localhost:9000", "http://[::1]:8000", "https://api.cekura.ai"],
+    ids=["ipv4-loopback", "localhost", "ipv6-loopback", "https"],
+)
+def test_loopback_http_and_https_need_no_opt_in_and_draw_no_warning(tmp_path: Path, base_url: str) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        f"version: 1\nproviders:\n  cekura: {{base_url: '{base_url}', api_key: '${{CEKURA_API_KEY}}'}}\n"
+        "gates: [{name: a, agent: 1, scenarios: [1]}]\n"
+    )
+    config = load(cfg)
+    assert config.cekura is not None and not config.cekura.allow_insecure_http
+    assert insecure_http_providers(config) == []
 
 
 def test_gate_thresholds_merge_over_the_defaults() -> None:

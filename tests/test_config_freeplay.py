@@ -134,10 +134,18 @@ CORPUS = [
         "add api_key: ${FREEPLAY_API_KEY} and export FREEPLAY_API_KEY",
     ),
     (
+        "freeplay_allow_insecure_http_false.yaml",
+        ":4: providers.freeplay.base_url: http:// is only allowed to a loopback host,"
+        " not 'freeplay.internal.example'",
+        "use https://: over http the API key would travel in clear text"
+        " (if that is acceptable on your network, set providers.freeplay.allow_insecure_http: true)",
+    ),
+    (
         "freeplay_http_base_url.yaml",
         ":4: providers.freeplay.base_url: http:// is only allowed to a loopback host,"
         " not 'freeplay.internal.example'",
-        "use https://: over http the API key would travel in clear text",
+        "use https://: over http the API key would travel in clear text"
+        " (if that is acceptable on your network, set providers.freeplay.allow_insecure_http: true)",
     ),
     (
         "freeplay_not_configured.yaml",

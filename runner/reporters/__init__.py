@@ -4,13 +4,21 @@ All reports are rendered from the same ``Verdict`` as the exit code, so they can
 ``write_reports`` writes each requested report atomically (a temp file in the same directory, fsync,
 ``os.replace``): a reader — or a CI upload step after a SIGKILL — sees the old file or the new one, never half
 a file. One failing report does not stop the others; the failures are raised together at the end.
+
+Paths are the user's (``--out``, ``--junit``, ...; report file names are fixed, never built from remote
+data). A report path that is a symbolic link is refused, not followed and not replaced: a link planted in the
+output folder (``regate-results/junit.xml -> /etc/passwd``) must not make regate write elsewhere, and
+silently replacing the link would hide a problem. Folders on the way may be links (``/tmp`` is one on macOS).
+A folder that cannot be created or written is named in a one-line error.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,10 +65,15 @@ class ReportWriteError(RegateError):
     def __init__(self, failures: list[tuple[str, Path, BaseException]]) -> None:
         self.failures = tuple(failures)
         self.internal = any(not isinstance(exc, OSError) for _, _, exc in failures)
-        parts = [f"{report} ({path}): {_describe(exc)}" for report, path, exc in failures]
+        # Reports that failed for the same reason share one clause; a folder's problem names the folder.
+        groups: dict[str, list[str]] = {}
+        for report, path, exc in failures:
+            folder_level = isinstance(exc, OSError) and exc.filename == str(path.parent)
+            groups.setdefault(_describe(exc), []).append(report if folder_level else f"{report} ({path})")
+        parts = [f"{', '.join(reports)}: {reason}" for reason, reports in groups.items()]
         super().__init__(
             f"could not write {len(failures)} report(s): " + "; ".join(parts),
-            hint=None if self.internal else "check that the output directory exists and is writable",
+            hint=None if self.internal else _hint([exc for _, _, exc in failures]),
         )
 
 
@@ -70,19 +83,62 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` as UTF-8 to ``path`` atomically, creating parent directories.
+def _hint(errors: list[BaseException]) -> str:
+    if any(isinstance(exc, OSError) and exc.errno == errno.ELOOP for exc in errors):
+        return "remove the link, or choose other report paths with --out, --junit, --json or --markdown"
+    return "check that the output folder can be created and written, or choose another one with --out"
 
+
+def _make_folder(folder: Path) -> None:
+    """Create ``folder`` and its parents; an error names the folder (and a file in the way, if any)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next(
+            (p for p in reversed((folder, *folder.parents)) if p.exists() and not p.is_dir()), folder
+        )
+        reason = f"cannot create the folder {folder}: {blocker} is a file, not a folder"
+        raise NotADirectoryError(errno.ENOTDIR, reason, str(folder)) from None
+    except OSError as exc:
+        reason = f"cannot create the folder {folder}: {_reason(exc)}"
+        raise OSError(exc.errno, reason, str(folder)) from None
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or type(exc).__name__).lower()
+
+
+def _existing_mode(path: Path) -> int:
+    """The permission bits to keep when replacing ``path``; refuses a link or anything but a regular file."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return _DEFAULT_MODE
+    if stat.S_ISLNK(info.st_mode):
+        reason = "is a symbolic link: regate does not write through or replace links"
+        raise OSError(errno.ELOOP, reason, str(path))
+    if stat.S_ISDIR(info.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
+    if not stat.S_ISREG(info.st_mode):
+        raise OSError(errno.EINVAL, "is not a regular file (a device, socket or pipe)", str(path))
+    return info.st_mode & 0o777
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` as UTF-8 to ``path`` atomically, creating parent folders.
+
+    An existing ``path`` must be a regular file (a symbolic link is refused, see the module docstring).
     On any error the previous content of ``path`` (if any) is untouched and no temp file is left behind.
     """
     path = Path(path)
     data = text.encode("utf-8")  # before touching the disk: an encoding error must not leave a temp file
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_folder(path.parent)
+    mode = _existing_mode(path)
     try:
-        mode = path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        mode = _DEFAULT_MODE
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        reason = f"cannot write in the folder {path.parent}: {_reason(exc)}"
+        raise OSError(exc.errno, reason, str(path.parent)) from None
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -90,6 +146,8 @@ def write_atomic(path: Path, text: str) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         tmp.chmod(mode)
+        # Replaces the directory entry itself: a link planted after the check above is replaced, its
+        # target never written.
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -251,16 +251,23 @@ def _providers(fields: Fields, top: Section) -> tuple[CekuraSettings | None, Fre
     providers = fields.section(node, "providers", PROVIDER_KEYS, line=top.key_line("providers"))
     cekura = freeplay = None
     if "cekura" in providers:
-        url, key, insecure = _provider(fields, providers, "cekura", DEFAULT_CEKURA_URL)
-        cekura = CekuraSettings(base_url=url, api_key=key, allow_insecure_http=insecure)
+        url, key, insecure, source = _provider(fields, providers, "cekura", DEFAULT_CEKURA_URL)
+        cekura = CekuraSettings(
+            base_url=url, api_key=key, allow_insecure_http=insecure, api_key_source=source
+        )
     if "freeplay" in providers:
-        url, key, insecure = _provider(fields, providers, "freeplay", DEFAULT_FREEPLAY_URL)
-        freeplay = FreeplaySettings(base_url=_app_root(url), api_key=key, allow_insecure_http=insecure)
+        url, key, insecure, source = _provider(fields, providers, "freeplay", DEFAULT_FREEPLAY_URL)
+        freeplay = FreeplaySettings(
+            base_url=_app_root(url), api_key=key, allow_insecure_http=insecure, api_key_source=source
+        )
     return cekura, freeplay
 
 
-def _provider(fields: Fields, providers: Section, name: str, default_url: str) -> tuple[str, Secret, bool]:
-    """``base_url``, ``api_key`` and ``allow_insecure_http`` of one provider (both take the same keys)."""
+def _provider(
+    fields: Fields, providers: Section, name: str, default_url: str
+) -> tuple[str, Secret, bool, str]:
+    """``base_url``, ``api_key``, ``allow_insecure_http`` of one provider (both take the same keys), and
+    where the key came from, for messages: ``${VAR}`` as written, never the value."""
     path = providers.sub(name)
     section = fields.section(providers.get(name), path, PROVIDER_SETTING_KEYS, line=providers.key_line(name))
     insecure = False
@@ -273,10 +280,13 @@ def _provider(fields: Fields, providers: Section, name: str, default_url: str) -
     key_node = section.get("api_key")
     if key_node is None:
         if base_url == SIMULATOR:
-            return base_url, Secret(SIM_KEY), insecure
+            return base_url, Secret(SIM_KEY), insecure, "the simulator's default key"
         section.require("api_key", hint=f"add api_key: ${{{variable}}} and export {variable}")
     assert key_node is not None  # noqa: S101 (require() raised otherwise)
-    return base_url, Secret(_api_key(fields, key_node, section.sub("api_key"), name, variable)), insecure
+    key = _api_key(fields, key_node, section.sub("api_key"), name, variable)
+    names = key_node.variables if isinstance(key_node, Scalar) else ()
+    source = " and ".join(f"${{{n}}}" for n in names) if names else "a literal in the config file"
+    return base_url, Secret(key), insecure, source
 
 
 def _app_root(base_url: str) -> str:

@@ -113,6 +113,7 @@ class CekuraSettings:
     base_url: str  # no trailing slash; SIMULATOR for the embedded one
     api_key: Secret
     allow_insecure_http: bool = False  # config opt-in to send the key over http:// to a non-loopback host
+    api_key_source: str = "${CEKURA_API_KEY}"  # where the key came from, for messages (never the value)
 
     @property
     def is_simulator(self) -> bool:
@@ -166,6 +167,7 @@ class FreeplaySettings:
     base_url: str  # the app root without /api/v2 and without a trailing slash; SIMULATOR for the embedded one
     api_key: Secret
     allow_insecure_http: bool = False  # config opt-in to send the key over http:// to a non-loopback host
+    api_key_source: str = "${FREEPLAY_API_KEY}"  # where the key came from, for messages (never the value)
 
     @property
     def is_simulator(self) -> bool:

@@ -65,7 +65,9 @@ async def open_providers(config: Config) -> AsyncIterator[Mapping[str, Provider]
 
         providers: dict[str, Provider] = {}
         if config.cekura is not None:
-            providers["cekura"] = CekuraProvider(client(config.cekura.base_url), config.cekura.api_key)
+            providers["cekura"] = CekuraProvider(
+                client(config.cekura.base_url), config.cekura.api_key, key_source=config.cekura.api_key_source
+            )
         if config.freeplay is not None:
             providers["freeplay"] = FreeplayProvider(
                 client(config.freeplay.base_url), config.freeplay.api_key

@@ -42,7 +42,7 @@ def describe_drf_error(body: Any) -> str:
 class CekuraProvider:
     name = "cekura"
 
-    def __init__(self, client: httpx.AsyncClient, api_key: Secret) -> None:
+    def __init__(self, client: httpx.AsyncClient, api_key: Secret, *, key_source: str | None = None) -> None:
         self._api = JsonApi(
             client,
             headers={
@@ -52,7 +52,8 @@ class CekuraProvider:
             },
             secret=api_key.reveal(),
             describe=describe_drf_error,
-            auth_hint="check providers.cekura.api_key (usually ${CEKURA_API_KEY}) and the key's permissions",
+            auth_hint=f"check providers.cekura.api_key (read from {key_source or '${CEKURA_API_KEY}'}) "
+            "and the key's permissions",
         )
         self._call = self._api.call
 

@@ -58,13 +58,14 @@ def run_name(gate: FreeplayGate, reference: str) -> str:
 class FreeplayProvider:
     name = "freeplay"
 
-    def __init__(self, client: httpx.AsyncClient, api_key: Secret) -> None:
+    def __init__(self, client: httpx.AsyncClient, api_key: Secret, *, key_source: str | None = None) -> None:
         self._api = JsonApi(
             client,
             headers={"Authorization": f"Bearer {api_key.reveal()}", "Accept": "application/json"},
             secret=api_key.reveal(),
             describe=describe_freeplay_error,
-            auth_hint="check providers.freeplay.api_key (usually ${FREEPLAY_API_KEY}) and its project access",
+            auth_hint=f"check providers.freeplay.api_key (read from {key_source or '${FREEPLAY_API_KEY}'}) "
+            "and its project access",
         )
         self._call = self._api.call
         self._gates: dict[str, FreeplayGate] = {}  # result id -> gate, for polls and recordings

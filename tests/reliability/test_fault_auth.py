@@ -45,11 +45,6 @@ CASES = (
         key_variable="CI_CEKURA_TOKEN",
         reasons=("CI_CEKURA_TOKEN",),
         stderr_once=("CI_CEKURA_TOKEN",),
-        xfail=(
-            "the auth hint is a fixed text, 'check providers.cekura.api_key (usually ${CEKURA_API_KEY})', "
-            "built in CekuraProvider/FreeplayProvider: it names the usual variable, not the one the config "
-            "reads the key from (config.py knows it: the api_key node's variables)"
-        ),
     ),
     Case(
         id="401-two-gates-one-message",

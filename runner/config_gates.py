@@ -400,6 +400,8 @@ def _load_spec(f: Fields, node: Node, path: str, written: str, resolved: str) ->
         )
     except OSError as exc:
         f.fail(node, path, f"cannot read spec file {written!r}: {exc.strerror or exc}")
+    except ValueError:  # a NUL byte in the path
+        f.fail(node, path, "the spec path contains a NUL character", hint="write a plain file path")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -407,6 +409,10 @@ def _load_spec(f: Fields, node: Node, path: str, written: str, resolved: str) ->
     if resolved.lower().endswith(".json"):
         try:
             return json.loads(text)
+        except RecursionError:
+            raise ConfigError(
+                "the JSON nests too deeply", file=resolved, hint=f"this file is the spec of {path}"
+            ) from None
         except json.JSONDecodeError as exc:
             raise ConfigError(
                 f"invalid JSON: {exc.msg} (column {exc.colno})",

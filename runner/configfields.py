@@ -32,6 +32,7 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 UUID_EXAMPLE = "0f8e2d4c-1b3a-4c5d-9e6f-7a8b9c0d1e2f"
 GATE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+GATE_NAME_MAX = 100  # JUnit consumers cut long classnames, so longer names could stop being unique
 # What a gate requires when its merged thresholds hold no check: every run (test case) must succeed.
 FAIL_CLOSED = Thresholds(success_rate=Comparison(Op.GE, 1.0, True, ">= 100%"))
 
@@ -378,6 +379,13 @@ def gate_name(section: Section) -> str:
             f"gate name {shown(section.fields.scalar(node, section.sub('name'), 'a name'))} may only contain"
             " letters, digits, '_', '.' and '-'",
             hint="it names JUnit classnames and files",
+        )
+    if len(name) > GATE_NAME_MAX:
+        section.fields.fail(
+            node,
+            section.sub("name"),
+            f"gate name is {len(name)} characters long; at most {GATE_NAME_MAX} are allowed",
+            hint="a short, stable name: it is the JUnit suite and classname, shown on every report line",
         )
     return name
 

@@ -13,22 +13,37 @@ _BARE = re.compile(r"\d+(?:\.\d+)?|\.\d+")
 EXAMPLES = "write e.g. 250ms, 30s, 5m, 1h or 1h30m"
 
 
+MAX_DURATION = 366 * 24 * 3600.0  # a year: any longer deadline or delay is a typo, not a plan
+
+
 def parse_duration(text: str | int | float) -> float:
     """Seconds in ``text``. Raises ``ValueError`` with a message fit for users (callers wrap it).
 
-    Zero is returned as 0.0; whether zero is allowed is the caller's decision.
+    Zero is returned as 0.0; whether zero is allowed is the caller's decision. Anything longer than a
+    year (including numbers beyond float range) is refused, so no deadline can be infinite.
     """
+    seconds = _parse(text)
+    if not math.isfinite(seconds) or seconds > MAX_DURATION:
+        raise ValueError("a duration longer than a year is not accepted")
+    return seconds
+
+
+def _parse(text: str | int | float) -> float:
     if isinstance(text, bool):
         raise ValueError(f"expected a duration, got a boolean ({str(text).lower()})")
     if isinstance(text, int | float):
-        if not math.isfinite(text) or text < 0:
-            raise ValueError(f"a duration cannot be negative or infinite, got {text}")
-        return float(text)
+        try:
+            seconds = float(text)
+        except OverflowError:
+            raise ValueError("a duration longer than a year is not accepted") from None
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"a duration cannot be negative or infinite, got {seconds:g}")
+        return seconds
     written = text.strip()
     if written.startswith("-"):
         raise ValueError(f"a duration cannot be negative, got {text!r}")
     if _BARE.fullmatch(written):
-        return float(written)
+        return float(written)  # a too-long one becomes inf, refused by parse_duration
     total = 0.0
     pos = 0
     last = -1
@@ -49,6 +64,8 @@ def parse_duration(text: str | int | float) -> float:
 
 def format_duration(seconds: float) -> str:
     """``5400.0`` -> ``"1h30m"``, ``0.25`` -> ``"250ms"``: the inverse of ``parse_duration`` for messages."""
+    if not math.isfinite(seconds):
+        return "forever"
     if seconds < 1:
         return f"{round(seconds * 1000)}ms"
     whole = int(seconds)

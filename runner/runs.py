@@ -35,9 +35,10 @@ def run_label(record: RunRecord) -> str:
 
 
 def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
-    """Sort key that orders "run-9" before "run-10"."""
+    """Sort key that orders "run-9" before "run-10": digit runs compare by length, then text (no int():
+    an id of thousands of digits must sort, not crash)."""
     return tuple(
-        (0, int(part), part) if _DIGITS.fullmatch(part) else (1, 0, part)
+        (0, len(part.lstrip("0")), part.lstrip("0")) if _DIGITS.fullmatch(part) else (1, 0, part)
         for part in _DIGITS.split(text)
         if part
     )

@@ -272,7 +272,11 @@ def _merge_checks(
 def _compile_success_rate(raw: object) -> Comparison:
     key = "success_rate"
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        value, shown = _rate(float(raw), _fmt(float(raw)), percent=False, key=key)
+        try:
+            number = float(raw)
+        except OverflowError:
+            number = math.inf  # refused just below, as any rate above 1
+        value, shown = _rate(number, _fmt(number), percent=False, key=key)
         return Comparison(Op.GE, value, False, f">= {shown}")
     if not isinstance(raw, str):
         raise ThresholdSyntaxError(
@@ -539,6 +543,8 @@ def _comparison(cur: _Cursor, op: Op, aggregate: Aggregate) -> Comparison:
 
 def _rate(number: float, written: str, *, percent: bool, key: str) -> tuple[float, str]:
     """A rate as written (``90%`` or ``0.9``) -> (fraction, normalised text)."""
+    if math.isnan(number):
+        raise ThresholdSyntaxError("a rate cannot be NaN", key=key, hint=_RATE_RANGE_HINT)
     if number < 0:
         raise ThresholdSyntaxError(
             f"rate {written}{'%' if percent else ''} is negative", key=key, hint=_RATE_RANGE_HINT

@@ -91,6 +91,13 @@ def load(text: str, *, file: str, env: Mapping[str, str], interpolate: bool = Tr
     """Parse one YAML document; ``None`` for an empty document (only comments or nothing)."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+        if root is None:
+            return None
+        return _Builder(file, env, interpolate).build(root, "")
+    except RecursionError:
+        raise ConfigError(
+            "the YAML nests too deeply", file=file, hint="a config needs only a few levels of nesting"
+        ) from None
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, file) from exc
     except yaml.YAMLError as exc:  # ReaderError: a control character or other unreadable input
@@ -101,9 +108,6 @@ def load(text: str, *, file: str, env: Mapping[str, str], interpolate: bool = Tr
             line=line,
             hint="remove control characters from the file",
         ) from exc
-    if root is None:
-        return None
-    return _Builder(file, env, interpolate).build(root, "")
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> ConfigError:
@@ -243,7 +247,12 @@ class _Builder:
         if tag == _BOOL:
             return bool(self.constructor.construct_yaml_bool(probe))
         if tag == _INT:
-            return int(self.constructor.construct_yaml_int(probe))
+            try:
+                return int(self.constructor.construct_yaml_int(probe))
+            except ValueError:  # beyond Python's digit limit for int(): no config number is that long
+                raise self.fail(
+                    node, path, "this number is too long", hint="write a shorter number"
+                ) from None
         if tag == _FLOAT:
             return float(self.constructor.construct_yaml_float(probe))
         raise self.fail(

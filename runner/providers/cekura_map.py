@@ -8,6 +8,7 @@ than an exception or, worse, a silently rosy default.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,8 @@ KNOWN_STATUSES = frozenset(
 TERMINAL = frozenset({"completed", "failed", "timeout", "cancelled"})
 INFRA_STATUSES = frozenset({"failed", "timeout", "cancelled"})
 _MAX_REASON = 300
+_INTEGER = re.compile(r"-?[0-9]{1,30}")  # ASCII digits, a length int() always reads
+_MAX_NAME = 200  # names and ids from the platform: enough to recognise, bounded for every report
 
 
 def normalise_status(value: object) -> str:
@@ -35,7 +38,7 @@ def _int(value: object) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):  # not isdigit(): "²" is a digit to it
         return int(value.strip())
     return None
 
@@ -102,7 +105,10 @@ def map_metric(item: object) -> MetricValue | None:
         return None
     kind_text = normalise_status(item.get("eval_type") or item.get("type"))
     metric_id = _int(item.get("id"))
-    name = str(item.get("name") or (f"metric {metric_id}" if metric_id is not None else "unnamed metric"))
+    name = one_line(
+        str(item.get("name") or (f"metric {metric_id}" if metric_id is not None else "unnamed metric")),
+        _MAX_NAME,
+    )
     explanation = item.get("explanation")
     if isinstance(explanation, list):
         explanation = " ".join(str(part) for part in explanation)
@@ -168,7 +174,7 @@ def _reasons(
 def map_run(
     run: Mapping[str, Any], key: str, infra_ids: frozenset[str], unconnected: frozenset[str]
 ) -> RunRecord:
-    run_id = str(run.get("id") if run.get("id") is not None else key)
+    run_id = one_line(str(run.get("id") if run.get("id") is not None else key), _MAX_NAME)
     scenario = run.get("scenario")
     scenario_id: object = scenario.get("id") if isinstance(scenario, Mapping) else scenario
     scenario_name = run.get("scenario_name") or (
@@ -194,11 +200,15 @@ def map_run(
     transcript = run.get("transcript")
     return RunRecord(
         run_id=run_id,
-        scenario=str(
-            scenario_name or (f"scenario {scenario_id}" if scenario_id is not None else "unknown scenario")
+        scenario=one_line(
+            str(
+                scenario_name
+                or (f"scenario {scenario_id}" if scenario_id is not None else "unknown scenario")
+            ),
+            _MAX_NAME,
         ),
-        scenario_id=None if scenario_id is None else str(scenario_id),
-        personality=None if not personality else str(personality),
+        scenario_id=None if scenario_id is None else one_line(str(scenario_id), _MAX_NAME),
+        personality=None if not personality else one_line(str(personality), _MAX_NAME),
         status=status,
         terminal=status in TERMINAL,
         success=success,
@@ -226,14 +236,14 @@ def map_result(data: object, *, url: str | None = None) -> ResultSnapshot:
     if not status:
         anomalies.append("the result has no status")
     elif status not in KNOWN_STATUSES:
-        anomalies.append(f"unknown result status {status!r}")
+        anomalies.append(f"unknown result status {one_line(repr(status), 80)}")
     counters = {
         key: _int(data.get(key))
         for key in ("total_runs_count", "completed_runs_count", "success_runs_count", "failed_runs_count")
     }
     for key, value in counters.items():
         if key in data and data.get(key) is not None and value is None:
-            anomalies.append(f"{key} {data.get(key)!r} is not an integer")
+            anomalies.append(f"{key} {one_line(repr(data.get(key)), 80)} is not an integer")
     total, success = counters["total_runs_count"], counters["success_runs_count"]
     rate, rate_problem = normalise_success_rate(data.get("success_rate"), success, total)
     if rate_problem:

@@ -34,6 +34,14 @@ def _first(item: Mapping[str, Any], *keys: str) -> Any:
     return None
 
 
+def _unencodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _label(value: object, case_id: str) -> str:
     """A short, stable name for a test case: its first input value, else its id."""
     if isinstance(value, Mapping) and value:
@@ -49,6 +57,8 @@ def _case(item: object, kind: CaseKind, include_outputs: bool) -> TestCase:
     case_id = _first(item, "test_case_id", "id")
     if not isinstance(case_id, str) or not case_id:
         raise ProtocolError("a test case has no 'test_case_id'")
+    if not case_id.isprintable() or _unencodable(case_id):  # it goes back to the platform as is
+        raise ProtocolError(f"test case id {one_line(repr(case_id), 80)} is not valid text")
     metadata = _first(item, "custom_metadata", "metadata") or {}
     payload: dict[str, Any] = {"test_case_id": case_id, "kind": kind.value}
     if kind is CaseKind.COMPLETION:
@@ -68,8 +78,9 @@ def _case(item: object, kind: CaseKind, include_outputs: bool) -> TestCase:
         case_id=case_id,
         kind=kind,
         label=_label(inputs, case_id),
-        target_input=json.dumps(payload, ensure_ascii=False, sort_keys=True),
-        inputs_json=json.dumps(inputs, ensure_ascii=False, sort_keys=True),
+        # ASCII-escaped: always encodable (a lone surrogate from the platform stays a valid JSON escape)
+        target_input=json.dumps(payload, ensure_ascii=True, sort_keys=True),
+        inputs_json=json.dumps(inputs, ensure_ascii=True, sort_keys=True),
     )
 
 

@@ -56,7 +56,7 @@ class JsonApi:
     def _rejection(self, response: httpx.Response) -> str:
         try:
             text = self._describe(response.json())
-        except ValueError:
+        except (ValueError, RecursionError):
             return ""
         if self._secret:
             text = text.replace(self._secret, "***")
@@ -94,7 +94,7 @@ class JsonApi:
                 return {}
             try:
                 return response.json()
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
                 if creates:  # it was processed, but we cannot tell what it created
                     raise StartOutcomeUnknown(
                         f"{what}: answered {status} with a body that is not JSON"

@@ -29,7 +29,7 @@ from runner.model import (
     Verdict,
 )
 from runner.reporters._format import exit_meaning, finite_or_none, result_url, run_counts
-from runner.textclean import clean_text
+from runner.textclean import clean_text, excerpt
 
 __all__ = ["SCHEMA_VERSION", "TOOL_NAME", "render_json", "verdict_to_dict"]
 
@@ -189,16 +189,24 @@ def _metric(metric: MetricValue) -> JSONObject:
     }
 
 
+_MAX_STRING = 20_000  # characters of any one remote string (transcripts are excerpts already)
+
+
 def _clean(value: Any) -> Any:
-    """Clean every string and drop non-finite floats, recursively (keys are ours and already clean)."""
+    """Clean and bound every string and drop non-finite floats, recursively. Keys are cleaned too: some
+    come from the platform (histogram labels)."""
     if isinstance(value, str):
-        return clean_text(value)
+        return (
+            excerpt(value, _MAX_STRING // 2, _MAX_STRING // 2)
+            if len(value) > _MAX_STRING
+            else clean_text(value)
+        )
     if isinstance(value, bool) or value is None or isinstance(value, int):
         return value
     if isinstance(value, float):
         return finite_or_none(value)
     if isinstance(value, Mapping):
-        return {key: _clean(item) for key, item in value.items()}
+        return {clean_text(str(key)): _clean(item) for key, item in value.items()}
     if isinstance(value, Sequence):
         return [_clean(item) for item in value]
     raise TypeError(f"not JSON data: {type(value).__name__}")

@@ -95,7 +95,9 @@ class _Suite:
 
 def render_junit(verdict: Verdict) -> str:
     """Render ``verdict`` as a JUnit XML document (UTF-8 text with an XML declaration, trailing newline)."""
-    suites = [_gate_suite(gate) for gate in verdict.gates]
+    # Gate names are made unique after cutting them to length, since they build the classnames too.
+    names = _unique([one_line(gate.name, NAME_LIMIT) or "(unnamed gate)" for gate in verdict.gates])
+    suites = [_gate_suite(gate, name) for gate, name in zip(verdict.gates, names, strict=True)]
     problems = _runner_problems(verdict, suites)
     if problems:
         suites.append(_runner_suite(verdict, problems))
@@ -116,8 +118,7 @@ def render_junit(verdict: Verdict) -> str:
 # --- planning: Verdict -> suites and cases (all strings cleaned here) ------------------------------------
 
 
-def _gate_suite(gate: GateVerdict) -> _Suite:
-    gate_name = one_line(gate.name, NAME_LIMIT) or "(unnamed gate)"
+def _gate_suite(gate: GateVerdict, gate_name: str) -> _Suite:
     suite = _Suite(name=gate_name, time=gate.execution.duration_s, properties=_properties(gate))
     suite.cases.extend(_check_case(gate_name, check) for check in gate.checks)
     if gate.status != GateStatus.PASSED and not any(c.kind in ("failure", "error") for c in suite.cases):

@@ -27,6 +27,13 @@ _INTEGER = re.compile(r"-?[0-9]{1,30}")  # ASCII digits, a length int() always r
 _MAX_NAME = 200  # names and ids from the platform: enough to recognise, bounded for every report
 
 
+def _name(value: object, fallback: str) -> str:
+    """A name or id from the platform, cleaned and bounded; ``fallback`` when nothing printable is left
+    (e.g. a name made only of a terminal escape sequence)."""
+    text = one_line(str(value), _MAX_NAME) if value is not None else ""
+    return text or fallback
+
+
 def normalise_status(value: object) -> str:
     return str(value).strip().lower() if value is not None else ""
 
@@ -105,10 +112,7 @@ def map_metric(item: object) -> MetricValue | None:
         return None
     kind_text = normalise_status(item.get("eval_type") or item.get("type"))
     metric_id = _int(item.get("id"))
-    name = one_line(
-        str(item.get("name") or (f"metric {metric_id}" if metric_id is not None else "unnamed metric")),
-        _MAX_NAME,
-    )
+    name = _name(item.get("name"), f"metric {metric_id}" if metric_id is not None else "unnamed metric")
     explanation = item.get("explanation")
     if isinstance(explanation, list):
         explanation = " ".join(str(part) for part in explanation)
@@ -174,7 +178,7 @@ def _reasons(
 def map_run(
     run: Mapping[str, Any], key: str, infra_ids: frozenset[str], unconnected: frozenset[str]
 ) -> RunRecord:
-    run_id = one_line(str(run.get("id") if run.get("id") is not None else key), _MAX_NAME)
+    run_id = _name(run.get("id") if run.get("id") is not None else key, f"run {key}")
     scenario = run.get("scenario")
     scenario_id: object = scenario.get("id") if isinstance(scenario, Mapping) else scenario
     scenario_name = run.get("scenario_name") or (
@@ -200,15 +204,11 @@ def map_run(
     transcript = run.get("transcript")
     return RunRecord(
         run_id=run_id,
-        scenario=one_line(
-            str(
-                scenario_name
-                or (f"scenario {scenario_id}" if scenario_id is not None else "unknown scenario")
-            ),
-            _MAX_NAME,
+        scenario=_name(
+            scenario_name, f"scenario {scenario_id}" if scenario_id is not None else "unknown scenario"
         ),
-        scenario_id=None if scenario_id is None else one_line(str(scenario_id), _MAX_NAME),
-        personality=None if not personality else one_line(str(personality), _MAX_NAME),
+        scenario_id=None if scenario_id is None else _name(scenario_id, "?"),
+        personality=_name(personality, "") or None,
         status=status,
         terminal=status in TERMINAL,
         success=success,

@@ -166,6 +166,11 @@ def _early_signals() -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def _ignore_late_signals() -> None:
+    for sig in SIGNAL_NAMES:
+        signal.signal(sig, signal.SIG_IGN)  # _early_signals restores the original handlers on the way out
+
+
 def _interrupt_of(exc: BaseException) -> _Interrupted | None:
     if isinstance(exc, _Interrupted):
         return exc
@@ -253,6 +258,9 @@ def _run(
                     config, providers, clock=clock, events=progress, on_finished=finish,
                     rng=random.Random(),  # noqa: S311 - jitter only
                 )  # fmt: skip
+                # The reports hold the final verdict now: a late signal must not kill the process with
+                # an exit code they do not show (the orchestrator's own handling has just ended).
+                _ignore_late_signals()
         except RegateError as exc:
             if verdicts:
                 raise

@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import assume, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from runner.errors import ThresholdSyntaxError
@@ -127,7 +127,6 @@ def compile_or_error(raw: object) -> Thresholds | ThresholdSyntaxError:
 def test_any_thresholds_value_compiles_or_names_its_key(raw: Any) -> None:
     """Any value compiles to well-formed thresholds or raises ThresholdSyntaxError whose key is the path
     of the wrong value ("" for the mapping itself) and whose message is one line."""
-    assume(not has_nan_success_rate(raw))  # pinned by test_a_nan_success_rate_is_a_syntax_error (xfail)
     outcome = compile_or_error(raw)
     if isinstance(outcome, Thresholds):
         assert_well_formed(outcome)

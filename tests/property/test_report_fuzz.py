@@ -143,10 +143,6 @@ def records(draw: st.DrawFn, index: int, health: str) -> RunRecord:
     )
 
 
-def no_surrogates(text: str) -> str:
-    return re.sub("[\ud800-\udfff]", "?", text)
-
-
 criteria = st.builds(
     CriterionSummary,
     source=st.sampled_from(("auto", "human", "client")),

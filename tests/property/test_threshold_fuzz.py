@@ -104,11 +104,6 @@ def assert_well_formed(thresholds: Thresholds) -> None:
         assert evaluation.criterion.strip()
 
 
-def has_nan_success_rate(raw: object) -> bool:
-    rate = raw.get("success_rate") if isinstance(raw, dict) else None
-    return isinstance(rate, float) and math.isnan(rate)
-
-
 def compile_or_error(raw: object) -> Thresholds | ThresholdSyntaxError:
     try:
         return compile_thresholds(raw)

@@ -265,6 +265,8 @@ async def _run_gate(state: _GateState, provider: Provider, shared: _Shared) -> N
             which = "overall" if deadline == shared.overall_deadline else "gate"
             status = f" (last status: {state.last.status})" if state.last is not None else ""
             cause = f"; the platform kept failing: {exc.last_error}" if exc.last_error else ""
+            if exc.in_flight:
+                cause += "; the request in flight was cut at the deadline"
             state.failure = GateFailure(
                 FailureKind.TIMEOUT,
                 f"{which} deadline of {_fmt_seconds(deadline - state.t0)} reached before the result "

@@ -27,6 +27,7 @@ class PollTimeout(DeadlineExceeded):
         super().__init__(message)
         self.last = last
         self.last_error = last_error  # the transient failure that was still going on, if any
+        self.in_flight = False  # the deadline cut a request that was waiting for its answer
 
 
 class PollGaveUp(TransientError):
@@ -85,7 +86,9 @@ async def poll_until_terminal(
             )
         except DeadlineExceeded as exc:
             cause = getattr(exc, "last_error", None) or last_error
-            raise PollTimeout(str(exc), last=last, last_error=cause) from exc
+            timeout = PollTimeout(str(exc), last=last, last_error=cause)
+            timeout.in_flight = getattr(exc, "in_flight", False)
+            raise timeout from exc
         except TransientError as exc:
             last_error = exc.message
             if clock.now() >= deadline:

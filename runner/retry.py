@@ -152,9 +152,10 @@ RetryHook = Callable[[TransientError, int, float], None]
 class RetryDeadline(DeadlineExceeded):
     """The deadline ended the retries: while waiting, or with a request still in flight."""
 
-    def __init__(self, message: str, *, last_error: str | None) -> None:
+    def __init__(self, message: str, *, last_error: str | None, in_flight: bool = False) -> None:
         super().__init__(message if last_error is None else f"{message}; last error: {last_error}")
         self.last_error = last_error
+        self.in_flight = in_flight
 
 
 async def call_with_retry(
@@ -186,7 +187,7 @@ async def call_with_retry(
                 result = await call()
             if in_flight.cancelled_caught:
                 raise RetryDeadline(
-                    "the deadline passed while a request was in flight", last_error=last_error
+                    "the deadline passed while a request was in flight", last_error=last_error, in_flight=True
                 )
         except TransientError as exc:
             last_error = exc.message

@@ -278,7 +278,7 @@ def _run(
             raise
 
     anyio.run(main_async)
-    verdict = verdicts[0]
+    verdict = verdicts[-1]  # the last one written (a late signal rewrites the reports as interrupted)
     if "internal" in write_failed:
         return ExitCode.INTERNAL  # a report contradicted the verdict: a bug, never a silent green
     if write_failed and verdict.exit_code == ExitCode.OK:

@@ -352,6 +352,13 @@ async def execute(
                 async with anyio.create_task_group() as cleanup:
                     for state in states:
                         cleanup.start_soon(_end_remote, state, providers[state.spec.provider])
+            await anyio.lowlevel.checkpoint()  # let the watcher take a signal that arrived meanwhile
+            if interrupted and summary.interrupted_by is None:
+                # A signal while the reports were written or the calls ended: the run was interrupted
+                # after all. The gates' results stand; the reports are written again to say so, so that
+                # they and the exit code (130/143) agree.
+                summary = replace(summary, interrupted_by=interrupted[0])
+                on_finished(summary)
         outer.cancel_scope.cancel()
     assert summary is not None  # noqa: S101 - set in the shielded block above, which cannot be skipped
     return summary

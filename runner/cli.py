@@ -30,6 +30,7 @@ from runner.errors import ConfigError, RegateError, UsageError
 from runner.gate import evaluate
 from runner.model import ExitCode, Verdict
 from runner.orchestrator import SIGNAL_NAMES, RunSummary, execute
+from runner.plan import render_plan, select_gates
 from runner.progress import ConsoleProgress
 from runner.providers import open_providers
 from runner.reporters import ReportPaths, ReportWriteError, write_reports
@@ -71,12 +72,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--junit", help="JUnit XML path (default: OUT/junit.xml)")
     run.add_argument("--json", help="JSON report path (default: OUT/report.json)")
     run.add_argument("--markdown", help="Markdown summary path (default: OUT/summary.md)")
+    run.add_argument(
+        "--only", action="append", default=[], metavar="NAME",
+        help="run only the gates with this name or glob (repeatable)",
+    )  # fmt: skip
+    run.add_argument(
+        "--dry-run", action="store_true", help="print the plan (as 'regate plan') and start nothing"
+    )
     verbosity = run.add_mutually_exclusive_group()
     verbosity.add_argument("--quiet", action="store_true", help="print only problems and the final line")
     verbosity.add_argument("--debug", action="store_true", help="print requests and tracebacks (never keys)")
 
     validate = sub.add_parser("validate", help="check a config without calling any API")
     validate.add_argument("config", help="path to the YAML config")
+
+    plan = sub.add_parser(
+        "plan", help="print what a run would start, and how many calls, without starting it"
+    )
+    plan.add_argument("config", help="path to the YAML config")
+    plan.add_argument(
+        "--only", action="append", default=[], metavar="NAME", help="gate name or glob (repeatable)"
+    )
 
     sim = sub.add_parser("sim", help="serve the platform simulator (loopback only)")
     sim.add_argument("--host", default="127.0.0.1")
@@ -137,6 +153,15 @@ def _cmd_validate(args: argparse.Namespace, env: dict[str, str], out: _Output) -
     _warn_insecure_http(out, config)
     modes = ", ".join(sorted({f"{g.provider}/{g.mode}" for g in config.gates}))
     out.stderr.write(f"regate: {args.config} is valid: {len(config.gates)} gate(s) ({modes})\n")
+    return ExitCode.OK
+
+
+def _cmd_plan(args: argparse.Namespace, env: dict[str, str], out: _Output) -> int:
+    config = select_gates(load_config(args.config, env), args.only)
+    _warn_insecure_http(out, config)
+    for line in render_plan(config).splitlines():
+        sys.stdout.write(escape_workflow_command(line) + "\n")
+    sys.stdout.flush()
     return ExitCode.OK
 
 
@@ -217,8 +242,12 @@ def _run(
     started_at: str,
     t0: float,
 ) -> int:
-    config = load_config(args.config, env)
+    config = select_gates(load_config(args.config, env), args.only)
     _warn_insecure_http(out, config)
+    if args.dry_run:
+        for line in render_plan(config).splitlines():
+            sys.stdout.write(escape_workflow_command(line) + "\n")
+        return ExitCode.OK
     clock = RealClock()
     progress = ConsoleProgress(
         out.stderr, clock, heartbeat=config.defaults.poll.heartbeat, quiet=args.quiet, specs=config.gates
@@ -325,7 +354,7 @@ def main(argv: Sequence[str] | None = None, *, env: dict[str, str] | None = None
         args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
         out = _Output(stderr=sys.stderr, debug=bool(getattr(args, "debug", False)))
         _configure_logging(out.debug, out.stderr)
-        commands = {"run": _cmd_run, "validate": _cmd_validate, "sim": _cmd_sim}
+        commands = {"run": _cmd_run, "validate": _cmd_validate, "plan": _cmd_plan, "sim": _cmd_sim}
         return int(commands[args.command](args, environ, out))
     except RegateError as exc:
         _print_error(out, exc)

@@ -1,0 +1,122 @@
+"""What a run would do, without doing it: ``regate plan`` and ``regate run --dry-run``. Pure.
+
+For each gate: its platform and mode, what it targets, how it selects, and how many calls it will place —
+``scenarios × frequency × personalities × test profiles`` for Cekura's voice family,
+``scenarios × frequency`` for the modes without multipliers (api-contracts §A2). Where the platform decides
+the count (scenarios selected by tag or folder, a tests-as-code spec, a Freeplay dataset or suite), the plan
+says so instead of guessing.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from runner.errors import UsageError
+from runner.settings import (
+    VOICE_FAMILY,
+    CekuraGate,
+    CekuraMode,
+    CommandTarget,
+    Config,
+    FreeplayGate,
+    GateSpec,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class GatePlan:
+    name: str
+    kind: str  # "cekura/voice", "freeplay/dataset"
+    target: str  # "agent 101", "dataset support-faq"
+    selection: str  # "scenarios 201, 202", "tags smoke", "folder Sales.Inbound"
+    calls: int | None  # runs (Cekura) the gate will start; None when the platform decides
+    formula: str  # how calls is computed, or who decides it
+    executes: str | None = None  # what regate runs per test case (Freeplay targets)
+
+
+def select_gates(config: Config, patterns: Sequence[str]) -> Config:
+    """Keep the gates whose name matches one of ``patterns`` (exact or a glob); all when none given."""
+    if not patterns:
+        return config
+    for pattern in patterns:
+        if not any(fnmatch.fnmatchcase(gate.name, pattern) for gate in config.gates):
+            names = ", ".join(gate.name for gate in config.gates)
+            raise UsageError(f"--only {pattern!r} matches no gate", hint=f"the gates are: {names}")
+    kept = tuple(g for g in config.gates if any(fnmatch.fnmatchcase(g.name, p) for p in patterns))
+    return Config(
+        path=config.path,
+        version=config.version,
+        simulator=config.simulator,
+        cekura=config.cekura,
+        defaults=config.defaults,
+        gates=kept,
+        freeplay=config.freeplay,
+    )
+
+
+def _cekura(gate: CekuraGate) -> GatePlan:
+    frequency = gate.frequency or 1
+    if gate.scenarios:
+        selection = "scenarios " + ", ".join(str(ref.id) for ref in gate.scenarios)
+    elif gate.tags:
+        selection = "tags " + ", ".join(gate.tags)
+    elif gate.folder is not None:
+        selection = f"folder {gate.folder} (project {gate.project})"
+    else:
+        selection = "the spec's scenarios"
+    factors = [f"frequency {frequency}"]
+    multiplier = frequency
+    if gate.mode in VOICE_FAMILY:
+        personalities = max(1, len(gate.personalities))
+        profiles = max(1, len(gate.test_profiles))
+        factors += [f"personalities {personalities}", f"test profiles {profiles}"]
+        multiplier *= personalities * profiles
+    if gate.mode is CekuraMode.PIPECAT_V1:
+        factors, multiplier = [], 1  # one run per scenarios[] entry
+    if gate.mode is CekuraMode.JSON:
+        spec = json.loads(gate.spec_json or "{}")
+        count = len(spec.get("scenarios") or []) if isinstance(spec, dict) else 0
+        formula = f"{count} spec scenarios × their own frequencies (the platform expands them)"
+        return GatePlan(gate.name, f"cekura/{gate.mode}", f"agent {gate.agent}", selection, None, formula)
+    if gate.scenarios:
+        calls = len(gate.scenarios) * multiplier
+        formula = " × ".join([f"{len(gate.scenarios)} scenarios", *factors])
+        return GatePlan(gate.name, f"cekura/{gate.mode}", f"agent {gate.agent}", selection, calls, formula)
+    formula = f"{multiplier} run(s) per scenario the platform matches ({' × '.join(factors)})"
+    return GatePlan(gate.name, f"cekura/{gate.mode}", f"agent {gate.agent}", selection, None, formula)
+
+
+def _freeplay(gate: FreeplayGate) -> GatePlan:
+    target = f"dataset {gate.dataset}" if gate.dataset is not None else f"suite {gate.suite}"
+    executes = None
+    if isinstance(gate.target, CommandTarget):
+        executes = f"command {' '.join(gate.target.command)} ({gate.target_concurrency} at a time)"
+    elif gate.target is not None:
+        executes = f"POST {gate.target.url} ({gate.target_concurrency} at a time)"
+    who = "the platform runs every case" if gate.target is None else "one target call per test case"
+    formula = f"the {'dataset' if gate.dataset else 'suite'}'s test cases: {who}"
+    return GatePlan(gate.name, f"freeplay/{gate.mode}", target, target, None, formula, executes)
+
+
+def plan_gate(gate: GateSpec) -> GatePlan:
+    return _cekura(gate) if isinstance(gate, CekuraGate) else _freeplay(gate)
+
+
+def render_plan(config: Config) -> str:
+    plans = [plan_gate(gate) for gate in config.gates]
+    lines = [f"regate plan: {config.path}: {len(plans)} gate(s); nothing is started"]
+    for p in plans:
+        calls = f"{p.calls} run(s)" if p.calls is not None else "count decided by the platform"
+        lines.append(f"  {p.name}: {p.kind} on {p.target}; {p.selection}")
+        lines.append(f"      {calls}: {p.formula}")
+        if p.executes:
+            lines.append(f"      executes {p.executes}")
+    known = [p.calls for p in plans if p.calls is not None]
+    open_ = len(plans) - len(known)
+    lines.append(
+        f"total: {sum(known)} run(s) known" + (f", plus {open_} gate(s) the platform sizes" if open_ else "")
+    )
+    return "\n".join(lines) + "\n"  # the CLI escapes each line before printing it

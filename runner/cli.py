@@ -34,6 +34,7 @@ from runner.plan import render_plan, select_gates
 from runner.progress import ConsoleProgress
 from runner.providers import open_providers
 from runner.reporters import ReportPaths, ReportWriteError, write_reports
+from runner.reporters.github import append_outputs, gate_annotations, step_outputs
 from runner.settings import Config
 from runner.textclean import clean_text, escape_workflow_command, one_line
 
@@ -279,6 +280,8 @@ def _run(
             failed = {path for _, path, _ in exc.failures}
             written = [path for path in _requested(paths) if path not in failed]
         progress.final(verdict, [str(path) for path in written])
+        if env.get("GITHUB_ACTIONS") == "true":
+            _github_native(verdict, paths, env, out)
 
     async def main_async() -> None:
         try:
@@ -313,6 +316,21 @@ def _run(
     if write_failed and verdict.exit_code == ExitCode.OK:
         return ExitCode.INCOMPLETE  # a green step without its reports would hide the evidence
     return verdict.exit_code
+
+
+def _github_native(verdict: Verdict, paths: ReportPaths, env: dict[str, str], out: _Output) -> None:
+    """Under GitHub Actions: annotations for the gates that did not pass, and the step's outputs."""
+    for line in gate_annotations(verdict):
+        sys.stdout.write(line + "\n")  # escaped workflow commands, one line each
+    sys.stdout.flush()
+    output = env.get("GITHUB_OUTPUT")
+    if output:
+        try:
+            append_outputs(Path(output), step_outputs(verdict, junit=paths.junit, report_json=paths.json))
+        except OSError as exc:
+            out.stderr.write(
+                f"regate: warning: cannot write the step outputs to $GITHUB_OUTPUT: {exc.strerror}\n"
+            )
 
 
 def _requested(paths: ReportPaths) -> list[Path]:

@@ -55,3 +55,31 @@ def test_a_bug_exits_4_and_still_leaves_reports_that_say_so(
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert report["exit_code"] == 4
     assert "RunnerError" in (out / "junit.xml").read_text(encoding="utf-8")
+
+
+def test_under_github_actions_failed_gates_are_annotated_and_outputs_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """GITHUB_ACTIONS=true: one ::error per failed gate on stdout, and the step outputs in $GITHUB_OUTPUT."""
+    output = tmp_path / "github_output"
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output)}
+    regression = str(REPO / "configs" / "demo-regression.yaml")
+    code = cli.main(["run", regression, "--out", str(tmp_path / "o"), "--quiet"], env=env)
+    assert code == ExitCode.REGRESSION
+    stdout = capsys.readouterr().out
+    assert sorted(line.split("::")[1] for line in stdout.splitlines()) == [
+        "error title=regate%3A gate faq failed",
+        "error title=regate%3A gate refunds failed",
+        "error title=regate%3A gate smoke failed",
+    ]
+    assert "exit-code<<" in output.read_text(encoding="utf-8")
+
+
+def test_outside_github_actions_nothing_github_specific_is_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    regression = str(REPO / "configs" / "demo-regression.yaml")
+    assert (
+        cli.main(["run", regression, "--out", str(tmp_path / "o"), "--quiet"], env={}) == ExitCode.REGRESSION
+    )
+    assert capsys.readouterr().out == ""

@@ -1,4 +1,4 @@
-"""GitHub Actions output: appending to the step summary, and annotation lines.
+"""GitHub Actions output: the step summary, annotation lines, and step outputs (``$GITHUB_OUTPUT``).
 
 Annotations (``::error title=...::message``) follow the runner's escaping rules: in the message ``%``, CR and
 LF are percent-encoded; in property values ``:`` and ``,`` are too. Remote text is cleaned first, so an
@@ -8,12 +8,22 @@ annotation is always exactly one log line and cannot smuggle in a second workflo
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Literal
 
+from runner.model import GateStatus, RunOutcome, Verdict
 from runner.textclean import clean_text
 
-__all__ = ["annotation", "append_step_summary", "escape_data", "escape_property"]
+__all__ = [
+    "annotation",
+    "append_outputs",
+    "append_step_summary",
+    "escape_data",
+    "escape_property",
+    "gate_annotations",
+    "step_outputs",
+]
 
 Level = Literal["error", "warning", "notice"]
 _TITLE_LIMIT = 200
@@ -72,3 +82,56 @@ def annotation(
         properties.append(f"line={int(line)}")
     head = f"::{level}" + (" " + ",".join(properties) if properties else "")
     return f"{head}::{escape_data(_bounded(message, _MESSAGE_LIMIT))}"
+
+
+MAX_ANNOTATIONS = 10  # GitHub shows at most 10 errors and 10 warnings per step
+
+
+def gate_annotations(verdict: Verdict) -> list[str]:
+    """One ``::error`` per failed gate and one ``::warning`` per gate without a verdict, at most
+    ``MAX_ANNOTATIONS`` of each; the rest are summarised in one more line of that level."""
+    errors: list[str] = []
+    warnings: list[str] = []
+    for gate in verdict.gates:
+        if gate.status is GateStatus.PASSED:
+            continue
+        why = "; ".join(gate.reasons[:3]) or gate.status.value
+        if gate.status is GateStatus.FAILED:
+            errors.append(annotation("error", why, title=f"regate: gate {gate.name} failed"))
+        else:
+            warnings.append(annotation("warning", why, title=f"regate: gate {gate.name} has no verdict"))
+    lines = errors[:MAX_ANNOTATIONS] + warnings[:MAX_ANNOTATIONS]
+    if len(errors) > MAX_ANNOTATIONS:
+        lines.append(
+            annotation("error", f"{len(errors) - MAX_ANNOTATIONS} more failed gates: see the summary")
+        )
+    if len(warnings) > MAX_ANNOTATIONS:
+        more = len(warnings) - MAX_ANNOTATIONS
+        lines.append(annotation("warning", f"{more} more gates without a verdict: see the summary"))
+    return lines
+
+
+def step_outputs(verdict: Verdict, *, junit: Path | None, report_json: Path | None) -> dict[str, str]:
+    """The values a workflow reads after the step (``steps.<id>.outputs.<name>``)."""
+    runs = [run for gate in verdict.gates for run in gate.runs]
+    passed = sum(1 for run in runs if run.outcome is RunOutcome.PASSED)
+    return {
+        "verdict": verdict.status.value,
+        "exit-code": str(int(verdict.exit_code)),
+        "passed-gates": ",".join(g.name for g in verdict.gates if g.status is GateStatus.PASSED),
+        "failed-gates": ",".join(g.name for g in verdict.gates if g.status is not GateStatus.PASSED),
+        "success-rate": f"{passed / len(runs):.4f}" if runs else "",
+        "report-json": str(report_json) if report_json is not None else "",
+        "junit": str(junit) if junit is not None else "",
+    }
+
+
+def append_outputs(path: Path, outputs: dict[str, str]) -> None:
+    """Append to ``$GITHUB_OUTPUT`` with the multiline-safe ``name<<DELIMITER`` syntax, a delimiter that
+    cannot occur in the value (gate names come from the config, but stay safe whatever they hold)."""
+    with Path(path).open("a", encoding="utf-8", newline="") as handle:
+        for name, value in outputs.items():
+            delimiter = f"regate_{secrets.token_hex(8)}"
+            while delimiter in value:
+                delimiter = f"regate_{secrets.token_hex(8)}"
+            handle.write(f"{name}<<{delimiter}\n{clean_text(value)}\n{delimiter}\n")

@@ -115,7 +115,8 @@ defaults:
 
 
 def cli_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
+    # No GITHUB_* from an outer runner: under GitHub Actions regate adds annotations and step outputs.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
     env.update({"E2E_CEKURA_KEY": API_KEY, "PYTHONUNBUFFERED": "1"}, **extra)
     return env
 

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from runner.reporters.github import annotation, append_step_summary, escape_data, escape_property
+from runner.reporters.github import (
+    annotation,
+    append_outputs,
+    append_step_summary,
+    escape_data,
+    escape_property,
+    gate_annotations,
+    step_outputs,
+)
 
 
 def test_step_summary_is_appended_never_overwritten(tmp_path: Path) -> None:
@@ -58,3 +66,49 @@ def test_annotation_is_one_safe_line() -> None:
 
 def test_annotation_without_properties() -> None:
     assert annotation("notice", "all green ✅") == "::notice::all green ✅"
+
+
+def test_one_annotation_per_gate_that_did_not_pass_errors_for_failures_warnings_otherwise() -> None:
+    """A regression is an ::error titled with the gate, an errored gate a ::warning; passing gates none."""
+    from tests.reporters import factories as f
+
+    lines = gate_annotations(f.v_regression())
+    assert lines and all(line.startswith(("::error title=regate%3A gate ", "::warning")) for line in lines)
+    assert all("\n" not in line for line in lines)
+    assert gate_annotations(f.v_all_passed()) == []
+    assert all(line.startswith("::warning") for line in gate_annotations(f.v_errored()))
+
+
+def test_annotations_are_capped_at_ten_of_each_level_with_a_summary_line() -> None:
+    from dataclasses import replace
+
+    from tests.reporters import factories as f
+
+    verdict = f.v_regression()
+    failed = next(g for g in verdict.gates if g.status.value == "failed")
+    many = replace(verdict, gates=tuple(replace(failed, name=f"g{i}") for i in range(13)))
+    lines = gate_annotations(many)
+    assert len(lines) == 11 and lines[-1].startswith("::error::3 more failed gates")
+
+
+def test_step_outputs_use_the_multiline_safe_syntax(tmp_path: Path) -> None:
+    """`name<<DELIMITER` blocks whose delimiter never occurs in the value, appended to $GITHUB_OUTPUT."""
+    from tests.reporters import factories as f
+
+    output = tmp_path / "github_output"
+    output.write_text("earlier=1\n", encoding="utf-8")
+    values = step_outputs(f.v_regression(), junit=Path("out/junit.xml"), report_json=Path("out/report.json"))
+    append_outputs(output, {**values, "tricky": "line one\nregate_x\nline three"})
+    text = output.read_text(encoding="utf-8")
+    assert text.startswith("earlier=1\n")
+    parsed: dict[str, str] = {}
+    lines = text.splitlines()[1:]
+    while lines:
+        name, delimiter = lines.pop(0).split("<<")
+        end = lines.index(delimiter)
+        parsed[name] = "\n".join(lines[:end])
+        lines = lines[end + 1 :]
+    assert parsed["verdict"] == "failed" and parsed["exit-code"] == "1"
+    assert parsed["junit"] == "out/junit.xml" and parsed["tricky"] == "line one\nregate_x\nline three"
+    assert set(values) == {"verdict", "exit-code", "passed-gates", "failed-gates", "success-rate",
+                           "report-json", "junit"}  # fmt: skip

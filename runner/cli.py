@@ -16,7 +16,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn, TextIO
@@ -28,9 +28,10 @@ from runner.clock import RealClock
 from runner.config import insecure_http_providers, load_config
 from runner.errors import ConfigError, RegateError, UsageError
 from runner.gate import evaluate
+from runner.merge import merge
 from runner.model import ExitCode, Verdict
 from runner.orchestrator import SIGNAL_NAMES, RunSummary, execute
-from runner.plan import render_plan, select_gates
+from runner.plan import parse_shard, render_plan, select_gates, select_shard
 from runner.progress import ConsoleProgress
 from runner.providers import open_providers
 from runner.reporters import ReportPaths, ReportWriteError, write_reports
@@ -80,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--dry-run", action="store_true", help="print the plan (as 'regate plan') and start nothing"
     )
+    run.add_argument(
+        "--shard", metavar="I/N", help="run the I-th of N balanced shards (merge them with 'regate merge')"
+    )
     verbosity = run.add_mutually_exclusive_group()
     verbosity.add_argument("--quiet", action="store_true", help="print only problems and the final line")
     verbosity.add_argument("--debug", action="store_true", help="print requests and tracebacks (never keys)")
@@ -94,6 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument(
         "--only", action="append", default=[], metavar="NAME", help="gate name or glob (repeatable)"
     )
+
+    merge = sub.add_parser(
+        "merge", help="merge shard reports (report.json of run --shard) into one verdict",
+        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    merge.add_argument("reports", nargs="+", help="the report.json of every shard")
+    merge.add_argument("--out", default="regate-results", help="report folder (default: regate-results)")
+    merge.add_argument("--junit", help="JUnit XML path (default: OUT/junit.xml)")
+    merge.add_argument("--json", help="JSON report path (default: OUT/report.json)")
+    merge.add_argument("--markdown", help="Markdown summary path (default: OUT/summary.md)")
 
     sim = sub.add_parser("sim", help="serve the platform simulator (loopback only)")
     sim.add_argument("--host", default="127.0.0.1")
@@ -164,6 +178,20 @@ def _cmd_plan(args: argparse.Namespace, env: dict[str, str], out: _Output) -> in
         sys.stdout.write(escape_workflow_command(line) + "\n")
     sys.stdout.flush()
     return ExitCode.OK
+
+
+def _cmd_merge(args: argparse.Namespace, env: dict[str, str], out: _Output) -> int:
+    verdict = merge([Path(p) for p in args.reports])
+    paths = _report_paths(args, env)
+    try:
+        written = [str(path) for path in write_reports(verdict, paths)]
+    except ReportWriteError as exc:
+        _print_error(out, exc)
+        return ExitCode.INTERNAL if exc.internal else max(int(verdict.exit_code), int(ExitCode.INCOMPLETE))
+    ConsoleProgress(out.stderr, RealClock(), heartbeat=30.0).final(verdict, written)
+    if env.get("GITHUB_ACTIONS") == "true":
+        _github_native(verdict, paths, env, out)
+    return verdict.exit_code
 
 
 class _Interrupted(BaseException):
@@ -244,6 +272,9 @@ def _run(
     t0: float,
 ) -> int:
     config = select_gates(load_config(args.config, env), args.only)
+    shard = parse_shard(args.shard) if args.shard else None
+    if shard is not None:
+        config = select_shard(config, *shard)
     _warn_insecure_http(out, config)
     if args.dry_run:
         for line in render_plan(config).splitlines():
@@ -271,6 +302,8 @@ def _run(
             runner_errors=runner_errors,
             internal_error=internal_error,
         )
+        if shard is not None:
+            verdict = replace(verdict, shard=f"{shard[0]}/{shard[1]}")
         verdicts.append(verdict)
         try:
             written = write_reports(verdict, paths)
@@ -372,7 +405,10 @@ def main(argv: Sequence[str] | None = None, *, env: dict[str, str] | None = None
         args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
         out = _Output(stderr=sys.stderr, debug=bool(getattr(args, "debug", False)))
         _configure_logging(out.debug, out.stderr)
-        commands = {"run": _cmd_run, "validate": _cmd_validate, "plan": _cmd_plan, "sim": _cmd_sim}
+        commands = {
+            "run": _cmd_run, "validate": _cmd_validate, "plan": _cmd_plan, "merge": _cmd_merge,
+            "sim": _cmd_sim,
+        }  # fmt: skip
         return int(commands[args.command](args, environ, out))
     except RegateError as exc:
         _print_error(out, exc)

@@ -248,3 +248,4 @@ class Verdict:
     config_path: str
     version: str
     interrupted_by: str | None = None  # "SIGINT", "SIGTERM", "SIGHUP"
+    shard: str | None = None  # "I/N" when this run was one shard of N (see ``regate merge``)

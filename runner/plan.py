@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from runner.errors import UsageError
 from runner.settings import (
@@ -46,15 +46,7 @@ def select_gates(config: Config, patterns: Sequence[str]) -> Config:
             names = ", ".join(gate.name for gate in config.gates)
             raise UsageError(f"--only {pattern!r} matches no gate", hint=f"the gates are: {names}")
     kept = tuple(g for g in config.gates if any(fnmatch.fnmatchcase(g.name, p) for p in patterns))
-    return Config(
-        path=config.path,
-        version=config.version,
-        simulator=config.simulator,
-        cekura=config.cekura,
-        defaults=config.defaults,
-        gates=kept,
-        freeplay=config.freeplay,
-    )
+    return replace(config, gates=kept)
 
 
 def _cekura(gate: CekuraGate) -> GatePlan:
@@ -120,3 +112,37 @@ def render_plan(config: Config) -> str:
         f"total: {sum(known)} run(s) known" + (f", plus {open_} gate(s) the platform sizes" if open_ else "")
     )
     return "\n".join(lines) + "\n"  # the CLI escapes each line before printing it
+
+
+UNKNOWN_WEIGHT = 10  # a gate whose size the platform decides counts as this many runs when balancing
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"2/3"`` -> (2, 3); a clear UsageError for anything else."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise UsageError(
+            f"--shard {text!r} is not I/N", hint="e.g. --shard 2/3 for the second of three"
+        ) from None
+    if not 1 <= index <= count:
+        raise UsageError(f"--shard {text!r}: I must be between 1 and N", hint="e.g. --shard 1/3")
+    return index, count
+
+
+def shard_of(config: Config, count: int) -> dict[str, int]:
+    """Each gate's shard (1..count): balanced by expected runs, largest first onto the least loaded shard,
+    ties broken by name, so every shard of the same config computes the same split."""
+    weights = {g.name: plan_gate(g).calls or UNKNOWN_WEIGHT for g in config.gates}
+    load = [0] * count
+    assignment: dict[str, int] = {}
+    for name in sorted(weights, key=lambda n: (-weights[n], n)):
+        target = min(range(count), key=lambda i: (load[i], i))
+        assignment[name] = target + 1
+        load[target] += weights[name]
+    return assignment
+
+
+def select_shard(config: Config, index: int, count: int) -> Config:
+    assignment = shard_of(config, count)
+    return replace(config, gates=tuple(g for g in config.gates if assignment[g.name] == index))

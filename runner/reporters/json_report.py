@@ -58,6 +58,7 @@ def verdict_to_dict(verdict: Verdict) -> JSONObject:
         "duration_s": verdict.duration_s,
         "config_path": verdict.config_path,
         "interrupted_by": verdict.interrupted_by,
+        "shard": verdict.shard,
         "runner_errors": list(verdict.runner_errors),
         "totals": _totals(verdict),
         "gates": [_gate(gate) for gate in verdict.gates],

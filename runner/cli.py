@@ -171,13 +171,17 @@ def _cmd_validate(args: argparse.Namespace, env: dict[str, str], out: _Output) -
     return ExitCode.OK
 
 
-def _cmd_plan(args: argparse.Namespace, env: dict[str, str], out: _Output) -> int:
-    config = select_gates(load_config(args.config, env), args.only)
-    _warn_insecure_http(out, config)
+def _print_plan(config: Config) -> int:
     for line in render_plan(config).splitlines():
         sys.stdout.write(escape_workflow_command(line) + "\n")
     sys.stdout.flush()
     return ExitCode.OK
+
+
+def _cmd_plan(args: argparse.Namespace, env: dict[str, str], out: _Output) -> int:
+    config = select_gates(load_config(args.config, env), args.only)
+    _warn_insecure_http(out, config)
+    return _print_plan(config)
 
 
 def _cmd_merge(args: argparse.Namespace, env: dict[str, str], out: _Output) -> int:
@@ -277,9 +281,7 @@ def _run(
         config = select_shard(config, *shard)
     _warn_insecure_http(out, config)
     if args.dry_run:
-        for line in render_plan(config).splitlines():
-            sys.stdout.write(escape_workflow_command(line) + "\n")
-        return ExitCode.OK
+        return _print_plan(config)
     clock = RealClock()
     progress = ConsoleProgress(
         out.stderr, clock, heartbeat=config.defaults.poll.heartbeat, quiet=args.quiet, specs=config.gates

@@ -87,7 +87,7 @@ from runner.thresholds import Thresholds
 
 MAX_REASONS = 10  # "why it failed" lines per gate
 
-_STATUS_FOR_CODE = {
+STATUS_FOR_CODE = {  # the verdict status that goes with each exit code (merge uses it too)
     ExitCode.OK: VerdictStatus.PASSED,
     ExitCode.REGRESSION: VerdictStatus.FAILED,
     ExitCode.INCOMPLETE: VerdictStatus.INCOMPLETE,
@@ -348,7 +348,7 @@ def evaluate(
         gates, runner_errors=runner_errors, interrupted_by=interrupted_by, internal_error=internal_error
     )
     return Verdict(
-        status=_STATUS_FOR_CODE[code],
+        status=STATUS_FOR_CODE[code],
         exit_code=code,
         gates=gates,
         runner_errors=tuple(runner_errors),

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import UsageError
-from runner.gate import exit_code_for
+from runner.gate import STATUS_FOR_CODE, exit_code_for
 from runner.model import (
     CheckResult,
     CheckStatus,
@@ -32,18 +32,8 @@ from runner.model import (
     RunRecord,
     RunVerdict,
     Verdict,
-    VerdictStatus,
 )
 from runner.reporters.json_report import SCHEMA_VERSION
-
-_STATUS = {
-    ExitCode.OK: VerdictStatus.PASSED,
-    ExitCode.REGRESSION: VerdictStatus.FAILED,
-    ExitCode.INCOMPLETE: VerdictStatus.INCOMPLETE,
-    ExitCode.INTERNAL: VerdictStatus.INCOMPLETE,
-    ExitCode.SIGINT: VerdictStatus.INTERRUPTED,
-    ExitCode.SIGTERM: VerdictStatus.INTERRUPTED,
-}
 
 
 def _metric(d: Mapping[str, Any]) -> MetricValue:
@@ -163,7 +153,7 @@ def merge(paths: Sequence[Path]) -> Verdict:
     internal = any(d["exit_code"] == ExitCode.INTERNAL for _, d in documents)
     code = exit_code_for(gates, runner_errors=errors, interrupted_by=interrupted, internal_error=internal)
     return Verdict(
-        status=_STATUS[code], exit_code=code, gates=gates, runner_errors=tuple(errors),
+        status=STATUS_FOR_CODE[code], exit_code=code, gates=gates, runner_errors=tuple(errors),
         started_at=min(d["started_at"] for _, d in documents),
         duration_s=max(d["duration_s"] for _, d in documents),
         config_path=configs.pop(), version=documents[0][1]["tool"]["version"], interrupted_by=interrupted,

@@ -27,6 +27,7 @@ import anyio
 
 from runner.case_runner import execute_cases
 from runner.clock import Clock
+from runner.durations import format_duration
 from runner.errors import (
     AuthError,
     DeadlineExceeded,
@@ -269,7 +270,7 @@ async def _run_gate(state: _GateState, provider: Provider, shared: _Shared) -> N
                 cause += "; the request in flight was cut at the deadline"
             state.failure = GateFailure(
                 FailureKind.TIMEOUT,
-                f"{which} deadline of {_fmt_seconds(deadline - state.t0)} reached before the result "
+                f"{which} deadline of {format_duration(deadline - state.t0)} reached before the result "
                 f"finished{status}{cause}",
             )
         except PollGaveUp as exc:
@@ -295,14 +296,6 @@ async def _run_gate(state: _GateState, provider: Provider, shared: _Shared) -> N
         if state.failure is not None and clock.now() < shared.overall_deadline:
             with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
                 await _end_remote(state, provider)
-
-
-def _fmt_seconds(seconds: float) -> str:
-    if seconds >= 3600 and seconds % 3600 == 0:
-        return f"{seconds / 3600:g}h"
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{seconds / 60:g}m"
-    return f"{seconds:g}s"
 
 
 async def execute(

@@ -3,8 +3,9 @@
 The delay before poll ``n`` is a pure function (capped exponential with "equal jitter": half fixed, half
 random, so polls never bunch up at zero delay); waiting goes through the injected ``Clock``. A poll that
 still fails after ``retry.call_with_retry`` gave up is not fatal while the gate's retry budget lasts: the
-next poll is a natural retry. The loop always ends: at a terminal status, or at the deadline with
-``PollTimeout`` carrying the last snapshot seen.
+next poll is a natural retry. A poll is idempotent, so a garbled answer (``ProtocolError``: a proxy page,
+a cut body) is asked again like any transient failure, within the same budget. The loop always ends: at a
+terminal status, or at the deadline with ``PollTimeout`` carrying the last snapshot seen.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import random
 from collections.abc import Awaitable, Callable
 
 from runner.clock import Clock
-from runner.errors import DeadlineExceeded, TransientError
+from runner.errors import DeadlineExceeded, ProtocolError, TransientError
 from runner.model import ResultSnapshot
 from runner.retry import ProviderPause, RetryBudget, call_with_retry
 from runner.settings import PollPolicy, RetryPolicy
@@ -57,6 +58,12 @@ async def poll_until_terminal(
     on_snapshot: Callable[[ResultSnapshot], None] | None = None,
     on_retry: Callable[[TransientError, int, float], None] | None = None,
 ) -> ResultSnapshot:
+    async def ask() -> ResultSnapshot:
+        try:
+            return await poll_once()
+        except ProtocolError as exc:
+            raise TransientError(f"{exc.message} (asking again)") from exc
+
     last: ResultSnapshot | None = None
     last_error: str | None = None  # cleared by every answer
     index = 0
@@ -75,7 +82,7 @@ async def poll_until_terminal(
             )
         try:
             snapshot = await call_with_retry(
-                poll_once,
+                ask,
                 policy=retry,
                 budget=budget,
                 clock=clock,

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from runner.clock import FakeClock
-from runner.errors import TransientError
+from runner.errors import ProtocolError, TransientError
 from runner.model import ResultSnapshot
 from runner.polling import PollGaveUp, PollTimeout, poll_delay, poll_until_terminal
 from runner.retry import RetryBudget
@@ -95,3 +95,13 @@ async def test_polling_gives_up_when_the_budget_is_spent() -> None:
     with pytest.raises(PollGaveUp) as info:
         await _poll(Script([snap("running"), TransientError("503")]), clock=clock, deadline=1e6, budget=3)
     assert info.value.last is not None and info.value.last.status == "running"
+
+
+@pytest.mark.anyio
+async def test_a_garbled_answer_is_asked_again_within_the_budget() -> None:
+    """Polls are idempotent: a ProtocolError (a proxy page, a cut body) is retried like a 503."""
+    clock = FakeClock(start=0.0)
+    script = Script([snap("running"), ProtocolError("not JSON"), snap("completed")])
+    assert (await _poll(script, clock=clock, deadline=1000.0)).status == "completed"
+    with pytest.raises(PollGaveUp, match="not JSON"):
+        await _poll(Script([ProtocolError("not JSON")]), clock=FakeClock(start=0.0), deadline=1e6, budget=2)

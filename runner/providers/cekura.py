@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from runner.errors import ProtocolError, StartOutcomeUnknown, TransientError
+from runner.errors import ProtocolError, StartOutcomeUnknown
 from runner.model import ResultSnapshot, TargetResult, TestCase
 from runner.providers.base import StartedResult
 from runner.providers.cekura_map import map_result, normalise_status
@@ -109,13 +109,8 @@ class CekuraProvider:
         raise TypeError("Cekura results have no client-side test cases to record")
 
     async def poll(self, started: StartedResult) -> ResultSnapshot:
-        try:
-            data = await self._call("GET", f"{RESULTS}{started.result_id}/")
-            snapshot = map_result(data)
-        except ProtocolError as exc:
-            # A garbled answer to an idempotent GET (a proxy page, a cut body) is worth asking again;
-            # the gate's retry budget still ends it if the platform keeps answering garbage.
-            raise TransientError(f"{exc.message} (asking again)") from exc
+        data = await self._call("GET", f"{RESULTS}{started.result_id}/")
+        snapshot = map_result(data)
         if snapshot.result_id != started.result_id:
             raise ProtocolError(f"asked for result {started.result_id}, got result {snapshot.result_id}")
         return snapshot

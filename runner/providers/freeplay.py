@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from runner.errors import ProtocolError, StartOutcomeUnknown, TransientError
+from runner.errors import ProtocolError, StartOutcomeUnknown
 from runner.model import CaseKind, ResultSnapshot, TargetResult, TestCase
 from runner.providers.base import StartedResult
 from runner.providers.freeplay_map import (
@@ -213,15 +213,11 @@ class FreeplayProvider:
 
     async def poll(self, started: StartedResult) -> ResultSnapshot:
         gate = self._gates[started.result_id]
-        try:
-            if gate.mode is FreeplayMode.DATASET:
-                data = await self._call("GET", f"{API}/{gate.project}/test-runs/id/{started.result_id}")
-                return map_test_run(data)
-            data = await self._call("GET", f"{self._suite_path(gate)}/{started.result_id}/results")
-            return map_suite_results(data, total=started.run_count)
-        except ProtocolError as exc:
-            # A garbled answer to an idempotent GET is asked again, within the gate's retry budget.
-            raise TransientError(f"{exc.message} (asking again)") from exc
+        if gate.mode is FreeplayMode.DATASET:
+            data = await self._call("GET", f"{API}/{gate.project}/test-runs/id/{started.result_id}")
+            return map_test_run(data)
+        data = await self._call("GET", f"{self._suite_path(gate)}/{started.result_id}/results")
+        return map_suite_results(data, total=started.run_count)
 
     async def share_link(self, started: StartedResult) -> str | None:
         return None  # Freeplay has no share-link call; the test run is found by its name in the app

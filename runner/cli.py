@@ -28,14 +28,16 @@ from runner.clock import RealClock
 from runner.config import insecure_http_providers, load_config
 from runner.errors import ConfigError, RegateError, UsageError
 from runner.gate import evaluate
+from runner.masking import mask_commands, secret_values
 from runner.merge import merge
 from runner.model import ExitCode, Verdict
 from runner.orchestrator import SIGNAL_NAMES, RunSummary, execute
 from runner.plan import parse_shard, render_plan, select_gates, select_shard
+from runner.platform_check import Check, exit_code_of, render_checks, validate_gates
 from runner.progress import ConsoleProgress
 from runner.providers import open_providers
 from runner.reporters import ReportPaths, ReportWriteError, write_reports
-from runner.reporters.github import append_outputs, gate_annotations, step_outputs
+from runner.reporters.github import MAX_JOB_ANNOTATIONS, append_outputs, gate_annotations, step_outputs
 from runner.settings import Config
 from runner.textclean import clean_text, escape_workflow_command, one_line
 
@@ -78,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--only", action="append", default=[], metavar="NAME",
         help="run only the gates with this name or glob (repeatable)",
     )  # fmt: skip
+    _label_option(run)
     run.add_argument(
         "--dry-run", action="store_true", help="print the plan (as 'regate plan') and start nothing"
     )
@@ -98,6 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument(
         "--only", action="append", default=[], metavar="NAME", help="gate name or glob (repeatable)"
     )
+    _label_option(plan)
+    plan.add_argument(
+        "--shards", type=int, metavar="N", help="also show how 'run --shard I/N' splits the gates"
+    )
+    plan.add_argument(
+        "--validate", action="store_true",
+        help="also run the platforms' free validations (Cekura tests-as-code specs: a dry run that"
+        " creates and charges nothing); needs the API keys",
+    )  # fmt: skip
 
     merge = sub.add_parser(
         "merge", help="merge shard reports (report.json of run --shard) into one verdict",
@@ -121,6 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="accepted API key (repeatable; default: any non-empty key; env REGATE_SIM_API_KEY)",
     )  # fmt: skip
     return parser
+
+
+def _label_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--label", "--tag", action="append", default=[], dest="labels", metavar="LABEL",
+        help="only the gates carrying this label (labels: [...] in the config; repeatable)",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,25 +182,61 @@ def _warn_insecure_http(out: _Output, config: Config) -> None:
         )
 
 
-def _cmd_validate(args: argparse.Namespace, env: dict[str, str], out: _Output) -> int:
+def _warn_advisory_only(out: _Output, config: Config) -> None:
+    """A run of non-blocking gates only can pass whatever they find: say so once, up front."""
+    if config.gates and not any(gate.blocking for gate in config.gates):
+        out.stderr.write(
+            "regate: warning: every selected gate is non-blocking (blocking: false): their failures are"
+            " reported as warnings and cannot fail this step\n"
+        )
+
+
+def _load(args: argparse.Namespace, env: dict[str, str]) -> Config:
+    """The config, and under GitHub Actions its secrets masked before anything else is printed."""
     config = load_config(args.config, env)
+    if env.get("GITHUB_ACTIONS") == "true":
+        for line in mask_commands(secret_values(config)):
+            sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    return config
+
+
+def _cmd_validate(args: argparse.Namespace, env: dict[str, str], out: _Output) -> int:
+    config = _load(args, env)
     _warn_insecure_http(out, config)
     modes = ", ".join(sorted({f"{g.provider}/{g.mode}" for g in config.gates}))
     out.stderr.write(f"regate: {args.config} is valid: {len(config.gates)} gate(s) ({modes})\n")
     return ExitCode.OK
 
 
-def _print_plan(config: Config) -> int:
-    for line in render_plan(config).splitlines():
+def _print_plan(config: Config, *, shards: int | None = None, shard: str | None = None) -> int:
+    for line in render_plan(config, shards=shards, shard=shard).splitlines():
         sys.stdout.write(escape_workflow_command(line) + "\n")
     sys.stdout.flush()
     return ExitCode.OK
 
 
 def _cmd_plan(args: argparse.Namespace, env: dict[str, str], out: _Output) -> int:
-    config = select_gates(load_config(args.config, env), args.only)
+    config = select_gates(_load(args, env), args.only, args.labels)
     _warn_insecure_http(out, config)
-    return _print_plan(config)
+    if args.shards is not None and args.shards < 1:
+        raise UsageError(f"--shards {args.shards}: N must be at least 1", hint="e.g. --shards 3")
+    code = _print_plan(config, shards=args.shards)
+    if args.validate:
+        return _validate_on_platforms(config)
+    return code
+
+
+def _validate_on_platforms(config: Config) -> int:
+    async def check() -> list[Check]:
+        async with open_providers(config) as providers:
+            return await validate_gates(config, providers)
+
+    checks = anyio.run(check)
+    for line in render_checks(checks).splitlines():
+        sys.stdout.write(escape_workflow_command(line) + "\n")
+    sys.stdout.flush()
+    return exit_code_of(checks)
 
 
 def _cmd_merge(args: argparse.Namespace, env: dict[str, str], out: _Output) -> int:
@@ -275,17 +330,26 @@ def _run(
     started_at: str,
     t0: float,
 ) -> int:
-    config = select_gates(load_config(args.config, env), args.only)
+    config = select_gates(_load(args, env), args.only, args.labels)
     shard = parse_shard(args.shard) if args.shard else None
+    notes: list[str] = []  # runner errors known before anything starts
     if shard is not None:
+        selected = len(config.gates)
         config = select_shard(config, *shard)
+        if not config.gates:
+            notes.append(
+                f"shard {shard[0]}/{shard[1]} has no gate: {selected} gate(s) over {shard[1]} shards leave it"
+                f" empty (use at most {selected} shards); an empty selection is never a pass"
+            )
     _warn_insecure_http(out, config)
+    _warn_advisory_only(out, config)
     if args.dry_run:
-        return _print_plan(config)
+        return _print_plan(config, shard=args.shard)
     clock = RealClock()
     progress = ConsoleProgress(
-        out.stderr, clock, heartbeat=config.defaults.poll.heartbeat, quiet=args.quiet, specs=config.gates
-    )
+        out.stderr, clock, heartbeat=config.defaults.poll.heartbeat, quiet=args.quiet, specs=config.gates,
+        github=env.get("GITHUB_ACTIONS") == "true",
+    )  # fmt: skip
     verdicts: list[Verdict] = []
     write_failed: list[str] = []
 
@@ -296,12 +360,13 @@ def _run(
         by_name = {spec.name: spec for spec in config.gates}
         verdict = evaluate(
             [(execution, by_name[execution.gate].thresholds) for execution in executions],
+            non_blocking={spec.name for spec in config.gates if not spec.blocking},
             started_at=started_at,
             duration_s=summary.duration_s if summary is not None else time.monotonic() - t0,
             config_path=args.config,
             version=__version__,
             interrupted_by=summary.interrupted_by if summary is not None else None,
-            runner_errors=runner_errors,
+            runner_errors=[*notes, *runner_errors],
             internal_error=internal_error,
         )
         if shard is not None:
@@ -355,9 +420,15 @@ def _run(
 
 def _github_native(verdict: Verdict, paths: ReportPaths, env: dict[str, str], out: _Output) -> None:
     """Under GitHub Actions: annotations for the gates that did not pass, and the step's outputs."""
-    for line in gate_annotations(verdict):
+    counter = Path(env["RUNNER_TEMP"]) / "regate-annotations" if env.get("RUNNER_TEMP") else None
+    used = _annotations_used(counter)
+    lines = gate_annotations(verdict, budget=MAX_JOB_ANNOTATIONS - used)
+    for line in lines:
         sys.stdout.write(line + "\n")  # escaped workflow commands, one line each
     sys.stdout.flush()
+    if counter is not None and lines:
+        with contextlib.suppress(OSError):  # a lost count only risks GitHub dropping some annotations
+            counter.write_text(str(used + len(lines)), encoding="ascii")
     output = env.get("GITHUB_OUTPUT")
     if output:
         try:
@@ -366,6 +437,16 @@ def _github_native(verdict: Verdict, paths: ReportPaths, env: dict[str, str], ou
             out.stderr.write(
                 f"regate: warning: cannot write the step outputs to $GITHUB_OUTPUT: {exc.strerror}\n"
             )
+
+
+def _annotations_used(counter: Path | None) -> int:
+    """How many annotations earlier regate steps of this job wrote (``$RUNNER_TEMP`` is per job)."""
+    if counter is None:
+        return 0
+    try:
+        return max(int(counter.read_text(encoding="ascii").strip()), 0)
+    except (OSError, ValueError):
+        return 0
 
 
 def _requested(paths: ReportPaths) -> list[Path]:

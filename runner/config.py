@@ -112,7 +112,8 @@ def load_config(path: str, env: Mapping[str, str], *, now: datetime | None = Non
     Raises ``ConfigError`` (and nothing else) for any problem with the file.
     """
     root = load(_read_text(path), file=path, env=env)
-    fields = Fields(path, secrets=secret_values(root, env))
+    secrets = secret_values(root, env)
+    fields = Fields(path, secrets=secrets)
     if root is None:
         fields.fail(None, "", "the file is empty", hint="a config starts with 'version: 1' and lists 'gates'")
     if not isinstance(root, Map):
@@ -146,6 +147,7 @@ def load_config(path: str, env: Mapping[str, str], *, now: datetime | None = Non
         defaults=defaults,
         gates=gates,
         freeplay=freeplay,
+        secrets=tuple(secrets),
     )
 
 

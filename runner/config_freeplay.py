@@ -40,7 +40,17 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from runner.config_target import TARGET_EXAMPLE, read_target
-from runner.configfields import FAIL_CLOSED, Fields, Section, describe, gate_name, gate_thresholds, shown
+from runner.configfields import (
+    FAIL_CLOSED,
+    Fields,
+    Section,
+    describe,
+    gate_blocking,
+    gate_labels,
+    gate_name,
+    gate_thresholds,
+    shown,
+)
 from runner.settings import Defaults, FreeplayGate, FreeplayMode
 from runner.thresholds import THRESHOLD_KEYS
 from runner.yamlpos import Map, Node, Scalar
@@ -62,6 +72,8 @@ FREEPLAY_KEYS = (
     "target_concurrency",
     "timeout",
     "thresholds",
+    "labels",
+    "blocking",
 )
 PLACEHOLDERS = ("gate", "sha", "short_sha", "branch", "repository", "run_id", "run_url", "date")
 DEFAULT_TEST_RUN_NAME = "regate {gate} {short_sha}"
@@ -240,6 +252,8 @@ class _FreeplayGate:
             ),
             test_run_name=test_run_name,
             description=description,
+            labels=gate_labels(s),
+            blocking=gate_blocking(s),
         )
 
     def _mode(self) -> FreeplayMode:

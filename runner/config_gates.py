@@ -35,7 +35,16 @@ from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from runner.config_freeplay import FREEPLAY_KEYS, read_freeplay_gate
-from runner.configfields import FAIL_CLOSED, Fields, describe, gate_name, gate_thresholds, which_modes
+from runner.configfields import (
+    FAIL_CLOSED,
+    Fields,
+    describe,
+    gate_blocking,
+    gate_labels,
+    gate_name,
+    gate_thresholds,
+    which_modes,
+)
 from runner.errors import ConfigError
 from runner.settings import VOICE_FAMILY, CekuraGate, CekuraMode, Defaults, GateSpec, ScenarioRef
 from runner.yamlpos import Map, Node, Scalar, Seq, load, to_plain
@@ -63,7 +72,7 @@ MODE_KEYS: dict[str, frozenset[CekuraMode]] = {
     "spec": frozenset({M.JSON}),
     "channel": frozenset({M.JSON}),
 }
-COMMON_KEYS = ("name", "provider", "agent", "mode", "timeout", "thresholds")
+COMMON_KEYS = ("name", "provider", "agent", "mode", "timeout", "thresholds", "labels", "blocking")
 GATE_KEYS = COMMON_KEYS + tuple(MODE_KEYS)
 SELECTORS = ("scenarios", "tags", "folder")
 FREQUENCY_CAPPED = frozenset({M.WEBSOCKET, M.PIPECAT, M.LIVEKIT, M.EMAIL})  # "integer 1-100" endpoints
@@ -256,6 +265,8 @@ class _Gate:
             spec_json=self._opt(self._spec, "spec", None),
             channel=self._opt(lambda n, p: f.choice(n, p, JSON_CHANNELS, what="channel"), "channel", None),
             provider=provider,
+            labels=gate_labels(s),
+            blocking=gate_blocking(s),
         )
 
     def _opt(self, read: Callable[[Node, str], T], name: str, default: D) -> T | D:

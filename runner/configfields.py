@@ -390,6 +390,37 @@ def gate_name(section: Section) -> str:
     return name
 
 
+LABEL = re.compile(r"[A-Za-z0-9_.-]+")
+LABEL_MAX = 64
+
+
+def gate_labels(section: Section) -> tuple[str, ...]:
+    """A gate's optional ``labels`` (for ``--label``): short words, duplicates dropped, file order kept."""
+    node = section.get("labels")
+    if node is None:
+        return ()
+    labels: list[str] = []
+    for item, path in section.fields.items(node, section.sub("labels"), "labels"):
+        label = section.fields.string(item, path, what="a label such as nightly")
+        if not LABEL.fullmatch(label) or len(label) > LABEL_MAX:
+            section.fields.fail(
+                item,
+                path,
+                f"label {shown(section.fields.scalar(item, path, 'a label'))} may only contain letters,"
+                f" digits, '_', '.' and '-' (at most {LABEL_MAX})",
+                hint="labels select gates on the command line: regate run --label nightly",
+            )
+        if label not in labels:
+            labels.append(label)
+    return tuple(labels)
+
+
+def gate_blocking(section: Section) -> bool:
+    """``blocking: false`` makes a gate advisory: reported as a warning, never failing the step."""
+    node = section.get("blocking")
+    return True if node is None else section.fields.boolean(node, section.sub("blocking"))
+
+
 def gate_thresholds(
     fields: Fields,
     node: Node | None,

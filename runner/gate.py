@@ -32,9 +32,10 @@ Per gate (``evaluate_gate``), the first matching row decides:
 Gate status: any check FAILED -> FAILED; else any check INCONCLUSIVE or ERROR -> ERROR; else PASSED.
 
 Exit code (``exit_code_for``, the only place it is decided; design.md §2): interrupted by SIGINT -> 130,
-by anything else (SIGTERM, SIGHUP) -> 143; else any gate FAILED -> 1 (wins over 3); else any gate not
-PASSED, a runner error, no gates, or nothing tested at all (no runs, and no server-side suite run over
-at least one test case) -> 3; else 0.
+by anything else (SIGTERM, SIGHUP) -> 143; else any blocking gate FAILED -> 1 (wins over 3); else any
+blocking gate not PASSED, a runner error, no gates, or nothing tested at all by any gate (no runs, and no
+server-side suite run over at least one test case) -> 3; else 0. A non-blocking gate (``blocking: false``)
+is judged like any other, but its status only ever warns.
 
 Summary formats: see ``runner.checks`` (passed, failed, inconclusive), plus for blocked checks:
 
@@ -45,7 +46,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -266,7 +267,7 @@ def _reasons(
     return tuple(dict.fromkeys(lines))[:MAX_REASONS]
 
 
-def evaluate_gate(execution: GateExecution, thresholds: Thresholds) -> GateVerdict:
+def evaluate_gate(execution: GateExecution, thresholds: Thresholds, *, blocking: bool = True) -> GateVerdict:
     """Judge one gate (see the module docstring for the table)."""
     snapshot = execution.snapshot
     tally = Tally.of(name_runs(snapshot.runs if snapshot is not None else ()))
@@ -293,6 +294,7 @@ def evaluate_gate(execution: GateExecution, thresholds: Thresholds) -> GateVerdi
         runs=tally.runs,
         execution=execution,
         reasons=_reasons(status, checks, blocker, tally),
+        blocking=blocking,
     )
 
 
@@ -315,12 +317,13 @@ def exit_code_for(
         return ExitCode.SIGINT if interrupted_by.strip().upper() in ("SIGINT", "INT") else ExitCode.SIGTERM
     if internal_error:
         return ExitCode.INTERNAL
-    if any(gate.status is GateStatus.FAILED for gate in gates):
+    blocking = [gate for gate in gates if gate.blocking]
+    if any(gate.status is GateStatus.FAILED for gate in blocking):
         return ExitCode.REGRESSION
     if (
         runner_errors
         or not gates
-        or any(gate.status is not GateStatus.PASSED for gate in gates)
+        or any(gate.status is not GateStatus.PASSED for gate in blocking)
         or not any(gate.runs or server_suite(gate.execution.snapshot) for gate in gates)
     ):
         return ExitCode.INCOMPLETE
@@ -337,9 +340,14 @@ def evaluate(
     interrupted_by: str | None = None,
     runner_errors: Sequence[str] = (),
     internal_error: bool = False,
+    non_blocking: Collection[str] = frozenset(),
 ) -> Verdict:
-    """Judge every gate and derive the one status and exit code all reports share."""
-    gates = tuple(evaluate_gate(execution, thresholds) for execution, thresholds in executions)
+    """Judge every gate and derive the one status and exit code all reports share; the gates named in
+    ``non_blocking`` are judged too, but their failures only warn."""
+    gates = tuple(
+        evaluate_gate(execution, thresholds, blocking=execution.gate not in non_blocking)
+        for execution, thresholds in executions
+    )
     internal_error = internal_error or any(
         execution.failure is not None and execution.failure.kind is FailureKind.INTERNAL
         for execution, _ in executions

@@ -101,6 +101,7 @@ def _gate(d: Mapping[str, Any]) -> GateVerdict:
         runs,
         execution,
         tuple(d["reasons"]),
+        blocking=d.get("blocking", True) is not False,  # absent: blocking, the stricter reading
     )
 
 

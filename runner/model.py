@@ -226,6 +226,12 @@ class GateVerdict:
     runs: tuple[RunVerdict, ...]
     execution: GateExecution
     reasons: tuple[str, ...] = ()  # "why it failed" lines for summaries, most important first
+    blocking: bool = True  # False: its failure is a warning and never decides the exit code
+
+    @property
+    def advisory_failure(self) -> bool:
+        """A non-blocking gate that did not pass: shown as a warning, not counted as a failure."""
+        return not self.blocking and self.status is not GateStatus.PASSED
 
 
 class VerdictStatus(StrEnum):

@@ -10,6 +10,7 @@ says so instead of guessing.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -37,15 +38,33 @@ class GatePlan:
     executes: str | None = None  # what regate runs per test case (Freeplay targets)
 
 
-def select_gates(config: Config, patterns: Sequence[str]) -> Config:
-    """Keep the gates whose name matches one of ``patterns`` (exact or a glob); all when none given."""
-    if not patterns:
-        return config
+def select_gates(config: Config, patterns: Sequence[str], labels: Sequence[str] = ()) -> Config:
+    """Keep the gates whose name matches one of ``patterns`` (exact or a glob) and that carry one of
+    ``labels``; a filter not given keeps every gate. A pattern or label that matches nothing is a usage
+    error: a typo must not silently gate less than asked."""
     for pattern in patterns:
         if not any(fnmatch.fnmatchcase(gate.name, pattern) for gate in config.gates):
             names = ", ".join(gate.name for gate in config.gates)
             raise UsageError(f"--only {pattern!r} matches no gate", hint=f"the gates are: {names}")
-    kept = tuple(g for g in config.gates if any(fnmatch.fnmatchcase(g.name, p) for p in patterns))
+    known = sorted({label for gate in config.gates for label in gate.labels})
+    for label in labels:
+        if label not in known:
+            raise UsageError(
+                f"--label {label!r} is on no gate",
+                hint=f"the labels are: {', '.join(known)}" if known else "add labels: [...] to gates",
+            )
+    kept = tuple(
+        g
+        for g in config.gates
+        if (not patterns or any(fnmatch.fnmatchcase(g.name, p) for p in patterns))
+        and (not labels or any(label in g.labels for label in labels))
+    )
+    if not kept:
+        raise UsageError(
+            f"no gate matches both {' '.join(f'--only {p}' for p in patterns)} and"
+            f" {' '.join(f'--label {label}' for label in labels)}",
+            hint="--only and --label combine: a gate must match both",
+        )
     return replace(config, gates=kept)
 
 
@@ -97,20 +116,37 @@ def plan_gate(gate: GateSpec) -> GatePlan:
     return _cekura(gate) if isinstance(gate, CekuraGate) else _freeplay(gate)
 
 
-def render_plan(config: Config) -> str:
+def render_plan(config: Config, *, shards: int | None = None, shard: str | None = None) -> str:
+    """The plan as text. ``shards``: also show each gate's shard of N and each shard's load; ``shard``:
+    this is the plan of one shard ("I/N") of a sharded run."""
     plans = [plan_gate(gate) for gate in config.gates]
-    lines = [f"regate plan: {config.path}: {len(plans)} gate(s); nothing is started"]
-    for p in plans:
+    of_shard = f" (shard {shard})" if shard else ""
+    lines = [f"regate plan: {config.path}{of_shard}: {len(plans)} gate(s); nothing is started"]
+    assignment = shard_of(config, shards) if shards else {}
+    for gate, p in zip(config.gates, plans, strict=True):
         calls = f"{p.calls} run(s)" if p.calls is not None else "count decided by the platform"
+        notes = [f"labels {', '.join(gate.labels)}"] if gate.labels else []
+        notes += ["non-blocking: reported, never fails the step"] if not gate.blocking else []
+        notes += [f"shard {assignment[gate.name]}/{shards}"] if assignment else []
         lines.append(f"  {p.name}: {p.kind} on {p.target}; {p.selection}")
         lines.append(f"      {calls}: {p.formula}")
         if p.executes:
             lines.append(f"      executes {p.executes}")
+        if notes:
+            lines.append(f"      {'; '.join(notes)}")
     known = [p.calls for p in plans if p.calls is not None]
     open_ = len(plans) - len(known)
     lines.append(
         f"total: {sum(known)} run(s) known" + (f", plus {open_} gate(s) the platform sizes" if open_ else "")
     )
+    if shards:
+        for index in range(1, shards + 1):
+            mine = [p for p in plans if assignment[p.name] == index]
+            runs = sum(p.calls for p in mine if p.calls is not None)
+            sized = sum(1 for p in mine if p.calls is None)
+            extra = f" + {sized} the platform sizes" if sized else ""
+            names = ", ".join(p.name for p in mine) or "no gate (an empty shard passes nothing: exit 3)"
+            lines.append(f"shard {index}/{shards}: {runs} run(s){extra}: {names}")
     return "\n".join(lines) + "\n"  # the CLI escapes each line before printing it
 
 
@@ -130,14 +166,31 @@ def parse_shard(text: str) -> tuple[int, int]:
     return index, count
 
 
+SHARD_SLACK = 0.15  # a shard may carry this much more than an equal share before gates spill elsewhere
+
+
+def _affinity(name: str, shard: int) -> int:
+    """The gate's preference for a shard: a stable hash (never Python's per-process ``hash``)."""
+    digest = hashlib.blake2b(f"{name}\0{shard}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
 def shard_of(config: Config, count: int) -> dict[str, int]:
-    """Each gate's shard (1..count): balanced by expected runs, largest first onto the least loaded shard,
-    ties broken by name, so every shard of the same config computes the same split."""
+    """Each gate's shard (1..count), the same on every shard of the same config.
+
+    Rendezvous hashing with bounded loads: each gate, largest first, goes to the shard it ranks highest
+    whose expected runs stay within ``(1 + SHARD_SLACK)`` of an equal share, else to the least loaded one.
+    A gate's ranking depends on its name only, so adding or removing a gate moves few others (plain
+    hashing would be stabler but can leave one shard with twice the work; a greedy split is balanced but
+    reshuffles everything when a gate is added)."""
     weights = {g.name: plan_gate(g).calls or UNKNOWN_WEIGHT for g in config.gates}
+    cap = (1 + SHARD_SLACK) * sum(weights.values()) / count
     load = [0] * count
     assignment: dict[str, int] = {}
     for name in sorted(weights, key=lambda n: (-weights[n], n)):
-        target = min(range(count), key=lambda i: (load[i], i))
+        ranked = sorted(range(count), key=lambda i: _affinity(name, i), reverse=True)
+        fits = [i for i in ranked if load[i] + weights[name] <= cap]
+        target = fits[0] if fits else min(range(count), key=lambda i: (load[i], i))
         assignment[name] = target + 1
         load[target] += weights[name]
     return assignment

@@ -2,7 +2,8 @@
 
 One line when a gate starts (result id, run count), one per status change, a heartbeat at most every
 ``PollPolicy.heartbeat`` seconds while waiting, one per gate verdict with observed vs required, and a final
-line. Remote text is cleaned and escaped so a line can never become a GitHub workflow command.
+line. Remote text is cleaned and escaped so a line can never become a GitHub workflow command; under GitHub
+Actions the per-gate detail goes into ``::group::`` log groups that the log shows collapsed.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import TextIO
 from runner.clock import Clock
 from runner.errors import TransientError
 from runner.gate import evaluate_gate
-from runner.model import CheckStatus, GateExecution, GateStatus, ResultSnapshot, Verdict
+from runner.model import CheckStatus, GateExecution, GateStatus, GateVerdict, ResultSnapshot, Verdict
 from runner.providers.base import StartedResult
+from runner.reporters.github import escape_data
 from runner.settings import GateSpec
 from runner.textclean import escape_workflow_command, one_line
 
@@ -57,8 +59,10 @@ class ConsoleProgress:
         heartbeat: float,
         quiet: bool = False,
         specs: Sequence[GateSpec] = (),
+        github: bool = False,
     ) -> None:
         self._stream = stream
+        self._github = github  # GitHub Actions: per-gate detail in collapsible log groups
         self._clock = clock
         self._heartbeat = heartbeat
         self._quiet = quiet
@@ -105,8 +109,14 @@ class ConsoleProgress:
         self._gate_line(gate, f"retrying{when}: {one_line(error.message, 200)}")
 
     def gate_done(self, gate: GateSpec, execution: GateExecution) -> None:
-        verdict = evaluate_gate(execution, self._thresholds.get(gate.name, gate.thresholds))
-        head = f"[{gate.name}] {_MARK[verdict.status]} in {fmt_duration(execution.duration_s)}"
+        verdict = evaluate_gate(
+            execution, self._thresholds.get(gate.name, gate.thresholds), blocking=gate.blocking
+        )
+        mark = _MARK[verdict.status] + (" (non-blocking)" if verdict.advisory_failure else "")
+        head = f"[{gate.name}] {mark} in {fmt_duration(execution.duration_s)}"
+        if self._github:
+            self._grouped_detail(head, verdict, execution)
+            return
         if verdict.status is GateStatus.PASSED:
             checks = "; ".join(f"{c.check_id} {c.observed_text} ({c.expression})" for c in verdict.checks)
             self.line(f"{head}: {one_line(checks, 800)}")
@@ -120,6 +130,23 @@ class ConsoleProgress:
         for check in bad:
             self.line(f"[{gate.name}]   {check.status.value}: {one_line(check.summary, 500)}", always=True)
 
+    def _grouped_detail(self, head: str, verdict: GateVerdict, execution: GateExecution) -> None:
+        """Under GitHub Actions: the headline stays visible, every check goes into a collapsed log group.
+        Nothing awaits between these writes, so concurrent gates cannot interleave inside a group."""
+        bad = sum(1 for check in verdict.checks if check.status is not CheckStatus.PASSED)
+        failure = execution.failure
+        if failure is not None:
+            head += f" — {failure.kind.value}: {one_line(failure.message, 300)}"
+        passed = len(verdict.checks) - bad
+        self.line(f"{head}: {passed} of {len(verdict.checks)} checks passed", always=bad > 0)
+        if self._quiet and not bad:
+            return
+        self._stream.write(f"::group::{escape_data(one_line(f'{verdict.name}: checks', 200))}\n")
+        for check in verdict.checks:
+            self.line(f"{check.status.value}: {one_line(check.summary, 500)}", always=True)
+        self._stream.write("::endgroup::\n")
+        self._stream.flush()
+
     def note(self, gate: GateSpec, text: str) -> None:
         self._gate_line(gate, one_line(text, 500))
 
@@ -128,8 +155,10 @@ class ConsoleProgress:
 
     def final(self, verdict: Verdict, written: Sequence[str]) -> None:
         paths = ", ".join(written) if written else "none written"
+        advisory = sum(1 for gate in verdict.gates if gate.advisory_failure)
+        warned = f" ({advisory} non-blocking did not pass)" if advisory else ""
         self.line(
             f"regate: {verdict.status.value.upper()} (exit {int(verdict.exit_code)}) in "
-            f"{fmt_duration(verdict.duration_s)}; {len(verdict.gates)} gate(s); reports: {paths}",
+            f"{fmt_duration(verdict.duration_s)}; {len(verdict.gates)} gate(s){warned}; reports: {paths}",
             always=True,
         )

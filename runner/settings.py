@@ -160,6 +160,8 @@ class CekuraGate:
     spec_json: str | None = None  # json mode: the test-suite spec, serialised JSON (loaded from file/inline)
     channel: str | None = None  # json mode channel
     provider: str = "cekura"
+    labels: tuple[str, ...] = ()  # for --label selection (``tags`` already selects Cekura scenarios)
+    blocking: bool = True  # False: reported (as a warning) but never fails the step
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +227,8 @@ class FreeplayGate:
     test_run_name: str | None = None
     description: str | None = None
     provider: str = "freeplay"
+    labels: tuple[str, ...] = ()  # for --label selection
+    blocking: bool = True  # False: reported (as a warning) but never fails the step
 
 
 GateSpec = CekuraGate | FreeplayGate
@@ -239,3 +243,6 @@ class Config:
     defaults: Defaults
     gates: tuple[GateSpec, ...]
     freeplay: FreeplaySettings | None = None
+    # Environment values that flowed into secret places (keys, headers, target env) or come from variables
+    # named like secrets: masked in messages and, under GitHub Actions, with ::add-mask::.
+    secrets: tuple[str, ...] = field(default=(), repr=False)

@@ -75,3 +75,52 @@ def test_plan_of_the_demo_names_every_gate(capsys: pytest.CaptureFixture[str]) -
     out = capsys.readouterr().out
     assert all(f"  {name}: " in out for name in ("smoke", "refunds", "faq"))
     assert "executes command python3 examples/support_target.py" in out
+
+
+def json_gates_config(tmp_path: Path, base_url: str, key: str = "k") -> Path:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        f"version: 1\nproviders: {{cekura: {{base_url: '{base_url}', api_key: {key}}}}}\ngates:\n"
+        "  - name: suite-ok\n    agent: 101\n    mode: json\n    channel: text\n    spec:\n"
+        "      version: '1'\n      scenarios:\n"
+        "        - {key: a, name: A, instructions: Ask, expected_outcome: Answered, frequency: 3}\n"
+        "        - {key: b, name: B, instructions: Ask, expected_outcome: Answered}\n"
+        "  - name: suite-bad\n    agent: 101\n    mode: json\n    spec:\n"
+        "      version: '1'\n      scenarios:\n"
+        "        - {key: a, name: A, instructions: Ask, expected_outcome: Answered,\n"
+        "           metrics: [no-such-metric]}\n"
+        "  - {name: smoke, agent: 101, scenarios: [201]}\n",
+        encoding="utf-8",
+    )
+    return cfg
+
+
+def test_plan_validate_asks_the_platform_for_a_free_dry_run_of_each_spec_and_starts_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Cekura's `run_scenarios_json?dry_run=true` judges each tests-as-code spec; a rejected spec is a
+    config error (exit 2) naming the spec location; other gates are "not checked", never "valid"."""
+    with SimServer(build_app(None, 1.0, 0, None, ["k"]), "127.0.0.1", 0) as server:
+        cfg = json_gates_config(tmp_path, server.base_url)
+        assert cli.main(["plan", str(cfg), "--validate"], env={}) == ExitCode.USAGE
+        stats = server.app.stats()
+        assert stats["results"] == 0 and stats["runs"] == 0  # nothing created
+        assert stats["total"] == 2  # one dry run per json gate, nothing for the others
+        out = capsys.readouterr().out
+        assert "  suite-ok: valid: 2 scenarios, 4 runs, channel text, estimated cost " in out
+        assert "  suite-bad: invalid: " in out and "scenarios[0].metrics[0]" in out
+        assert "  smoke: not checked: cekura/voice: the platform offers no free check" in out
+        assert cli.main(["plan", str(cfg), "--validate", "--only", "suite-ok"], env={}) == ExitCode.OK
+
+
+def test_plan_validate_with_a_refused_key_or_no_platform_is_incomplete(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with SimServer(build_app(None, 1.0, 0, None, ["k"]), "127.0.0.1", 0) as server:
+        cfg = json_gates_config(tmp_path, server.base_url, key="wrong")
+        assert cli.main(["plan", str(cfg), "--validate"], env={}) == ExitCode.INCOMPLETE
+        assert "wrong" not in capsys.readouterr().err
+        url = server.base_url
+    cfg = json_gates_config(tmp_path, url)  # the server is gone: nothing listens there any more
+    assert cli.main(["plan", str(cfg), "--validate", "--only", "suite-ok"], env={}) == ExitCode.INCOMPLETE
+    assert "  suite-ok: unreachable: " in capsys.readouterr().out

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import random
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,8 @@ import pytest
 from runner import cli
 from runner.errors import UsageError
 from runner.model import ExitCode
-from runner.plan import parse_shard, shard_of
+from runner.plan import SHARD_SLACK, parse_shard, plan_gate, shard_of
+from runner.settings import Config, ScenarioRef
 from tests.test_orchestrator import config, spec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,6 +28,54 @@ def test_every_gate_lands_in_exactly_one_shard_the_same_way_every_time() -> None
     assert set(first) == {f"g{i}" for i in range(7)} and set(first.values()) == {1, 2, 3}
     sizes = sorted(list(first.values()).count(i) for i in (1, 2, 3))
     assert sizes == [2, 2, 3]  # balanced
+
+
+def _random_config(rng: random.Random, count: int) -> Config:
+    sizes = [1, 1, 2, 3, 5, 8, 20]  # scenarios per gate: a few heavy gates among many light ones
+    gates = {f"gate-{rng.randrange(10**6)}": rng.choice(sizes) for _ in range(count)}
+    return config(
+        *(replace(spec(n), scenarios=tuple(ScenarioRef(i + 1) for i in range(k))) for n, k in gates.items())
+    )
+
+
+def _loads(cfg: Config, count: int) -> list[int]:
+    assignment = shard_of(cfg, count)
+    weights = {g.name: plan_gate(g).calls or 0 for g in cfg.gates}
+    return [sum(w for n, w in weights.items() if assignment[n] == i) for i in range(1, count + 1)]
+
+
+def test_the_split_is_balanced_by_expected_runs_within_the_slack_or_one_gate() -> None:
+    """The heaviest shard carries at most (1 + slack) x an equal share, or an equal share plus the one
+    gate that could not fit anywhere (a gate is never split)."""
+    rng = random.Random(20261126)
+    for _ in range(200):
+        count = rng.randint(2, 6)
+        cfg = _random_config(rng, rng.randint(count, 40))
+        loads = _loads(cfg, count)
+        share = sum(loads) / count
+        heaviest_gate = max(plan_gate(g).calls or 0 for g in cfg.gates)
+        assert max(loads) <= max((1 + SHARD_SLACK) * share, share + heaviest_gate), loads
+
+
+def test_adding_a_gate_moves_few_of_the_others() -> None:
+    """Stable when a gate is added elsewhere: on average under 15% of the existing gates change shard
+    (a greedy largest-first split moves over 20%; plain hashing 0% but unbalanced)."""
+    rng = random.Random(7)
+    moved: list[float] = []
+    for trial in range(200):
+        count = rng.randint(2, 6)
+        cfg = _random_config(rng, rng.randint(5, 40))
+        before = shard_of(cfg, count)
+        grown = replace(cfg, gates=(*cfg.gates, replace(spec(f"new-{trial}"), scenarios=(ScenarioRef(1),))))
+        after = shard_of(grown, count)
+        moved.append(sum(before[n] != after[n] for n in before) / len(before))
+    assert sum(moved) / len(moved) < 0.15
+
+
+def test_the_split_does_not_depend_on_the_order_of_the_gates_in_the_file() -> None:
+    rng = random.Random(3)
+    cfg = _random_config(rng, 25)
+    assert shard_of(cfg, 4) == shard_of(replace(cfg, gates=tuple(reversed(cfg.gates))), 4)
 
 
 @pytest.mark.parametrize("text", ["0/3", "4/3", "1-3", "a/b", "3"])

@@ -89,6 +89,17 @@ class CekuraProvider:
         except ProtocolError as exc:  # a 2xx we cannot read: runs were started, we do not know which
             raise StartOutcomeUnknown(exc.message) from exc
 
+    async def dry_run(self, gate: CekuraGate) -> dict[str, Any]:
+        """Validate a tests-as-code gate for free: ``run_scenarios_json?dry_run=true`` creates and charges
+        nothing and answers the plan (api-contracts §A3.4). An invalid spec is a ``RequestRejected`` whose
+        message lists every error by spec location."""
+        path, body = build_start(gate, "plan")
+        data = await self._call("POST", path, body=body, params={"dry_run": "true"})
+        if not isinstance(data, dict) or data.get("valid") is not True:
+            raise ProtocolError("the dry run answer does not say the spec is valid")
+        plan = data.get("plan")
+        return plan if isinstance(plan, dict) else {}
+
     async def find_started(self, gate: GateSpec, reference: str) -> StartedResult | None:
         """Find a result by its unique name (a start whose answer was lost)."""
         gate = self._own(gate)

@@ -16,6 +16,7 @@ from runner.model import GateStatus, RunOutcome, Verdict
 from runner.textclean import clean_text
 
 __all__ = [
+    "MAX_JOB_ANNOTATIONS",
     "annotation",
     "append_outputs",
     "append_step_summary",
@@ -85,29 +86,37 @@ def annotation(
 
 
 MAX_ANNOTATIONS = 10  # GitHub shows at most 10 errors and 10 warnings per step
+MAX_JOB_ANNOTATIONS = 50  # ... and at most 50 per job, all steps together
 
 
-def gate_annotations(verdict: Verdict) -> list[str]:
-    """One ``::error`` per failed gate and one ``::warning`` per gate without a verdict, at most
-    ``MAX_ANNOTATIONS`` of each; the rest are summarised in one more line of that level."""
+def gate_annotations(verdict: Verdict, *, budget: int = MAX_JOB_ANNOTATIONS) -> list[str]:
+    """One ``::error`` per failed gate and one ``::warning`` per gate without a verdict or non-blocking gate
+    that did not pass: at most ``MAX_ANNOTATIONS`` of each level and ``budget`` lines in all (what is left
+    of the job's 50), the rest summarised in one more line that points to the step summary."""
     errors: list[str] = []
     warnings: list[str] = []
     for gate in verdict.gates:
         if gate.status is GateStatus.PASSED:
             continue
         why = "; ".join(gate.reasons[:3]) or gate.status.value
-        if gate.status is GateStatus.FAILED:
+        if not gate.blocking:
+            title = f"regate: non-blocking gate {gate.name} {gate.status.value} (does not fail the step)"
+            warnings.append(annotation("warning", why, title=title))
+        elif gate.status is GateStatus.FAILED:
             errors.append(annotation("error", why, title=f"regate: gate {gate.name} failed"))
         else:
             warnings.append(annotation("warning", why, title=f"regate: gate {gate.name} has no verdict"))
-    lines = errors[:MAX_ANNOTATIONS] + warnings[:MAX_ANNOTATIONS]
-    if len(errors) > MAX_ANNOTATIONS:
-        lines.append(
-            annotation("error", f"{len(errors) - MAX_ANNOTATIONS} more failed gates: see the summary")
+    shown = errors[:MAX_ANNOTATIONS] + warnings[:MAX_ANNOTATIONS]
+    total = len(errors) + len(warnings)
+    if len(shown) == total and total <= budget:
+        return shown
+    keep = max(min(len(shown), budget - 1), 0)
+    lines = shown[:keep]
+    if budget > 0:
+        level: Level = (
+            "error" if len(errors) > sum(1 for line in lines if line.startswith("::error")) else "warning"
         )
-    if len(warnings) > MAX_ANNOTATIONS:
-        more = len(warnings) - MAX_ANNOTATIONS
-        lines.append(annotation("warning", f"{more} more gates without a verdict: see the summary"))
+        lines.append(annotation(level, f"{total - keep} more gates did not pass: see the step summary"))
     return lines
 
 
@@ -119,7 +128,10 @@ def step_outputs(verdict: Verdict, *, junit: Path | None, report_json: Path | No
         "verdict": verdict.status.value,
         "exit-code": str(int(verdict.exit_code)),
         "passed-gates": ",".join(g.name for g in verdict.gates if g.status is GateStatus.PASSED),
-        "failed-gates": ",".join(g.name for g in verdict.gates if g.status is not GateStatus.PASSED),
+        "failed-gates": ",".join(
+            g.name for g in verdict.gates if g.status is not GateStatus.PASSED and g.blocking
+        ),
+        "warned-gates": ",".join(g.name for g in verdict.gates if g.advisory_failure),
         "success-rate": f"{passed / len(runs):.4f}" if runs else "",
         "report-json": str(report_json) if report_json is not None else "",
         "junit": str(junit) if junit is not None else "",

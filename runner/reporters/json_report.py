@@ -75,6 +75,7 @@ def _totals(verdict: Verdict) -> JSONObject:
         "gates_passed": statuses.count("passed"),
         "gates_failed": statuses.count("failed"),
         "gates_error": statuses.count("error"),
+        "gates_warned": sum(1 for gate in verdict.gates if gate.advisory_failure),  # non-blocking, not passed
         "runs": len(runs),
         **{f"runs_{outcome.value}": sum(1 for r in runs if r.outcome == outcome) for outcome in RunOutcome},
     }
@@ -87,6 +88,7 @@ def _gate(gate: GateVerdict) -> JSONObject:
         "provider": gate.provider,
         "target": gate.target,
         "status": gate.status.value,
+        "blocking": gate.blocking,
         "reasons": list(gate.reasons),
         "result_url": result_url(gate),
         "run_outcomes": {outcome.value: counts[outcome] for outcome in RunOutcome},

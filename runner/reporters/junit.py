@@ -12,6 +12,10 @@ its body showing the target's "output (excerpt)" and, for a target error, the er
 (see ``_junit_runs``). Their suites also get the properties ``test_run_id``, ``test_run_status``,
 ``criteria`` (how many evaluation criteria were recorded) and, for a suite run, ``suite_passed``.
 
+A non-blocking gate (``blocking: false``) that did not pass has its failure and error testcases written as
+``<skipped type="regate.non-blocking">`` whose message starts with ``non-blocking (<original type>):``, and
+the suite property ``blocking=false``: visible, like pytest's xfail, but not a failure for any consumer.
+
 Invariant: the document has ``failures + errors == 0`` exactly when ``verdict.exit_code == 0``. A non-zero
 exit code that no gate explains gets the synthetic runner error; a zero exit code with a failure or error
 anywhere is a contradiction inside regate and raises ``JUnitInvariantError`` (an ``AssertionError``): a red
@@ -31,7 +35,8 @@ verified traps (shared/junit/README.md). How each one is handled:
 - a zero duration drops ``time``, float sums print as ``0.30000000000000004`` or ``1e-05``: every ``time`` is
   rewritten as ``%.3f`` from our own numbers (suite time = the gate's wall time, not the sum of its runs).
 - a datetime timestamp is written with a space: we pass a ``2026-11-26T10:00:00`` string ourselves.
-- ``<skipped>`` always gets ``type="skipped"``: rewritten to ``regate.run-failure``.
+- ``<skipped>`` always gets ``type="skipped"``: rewritten to ``regate.run-failure`` (a failed run) or
+  ``regate.non-blocking`` (see below).
 
 A consumer trap too: xunitparser keeps one property dict for the whole document and asserts that no name
 repeats, so property names are prefixed with their (unique) suite name: ``checkout.success_rate``.
@@ -78,6 +83,7 @@ from runner.textclean import excerpt, one_line
 __all__ = ["RUN_FAILURE_TYPE", "JUnitInvariantError", "render_junit"]
 
 BREACH_TYPE = "ThresholdBreach"
+NON_BLOCKING_TYPE = "regate.non-blocking"
 RUNNER_ERROR_TYPE = "RunnerError"
 
 
@@ -125,6 +131,12 @@ def _gate_suite(gate: GateVerdict, gate_name: str) -> _Suite:
         # The gate did not pass but no check says why (e.g. it timed out before any check could be
         # evaluated): without this case the gate's failure would be invisible in the report.
         suite.cases.append(_gate_status_case(gate_name, gate))
+    if not gate.blocking:
+        for case in suite.cases:
+            if case.kind in ("failure", "error"):
+                # Like pytest's xfail: visible, but never failing a consumer that reads the report.
+                case.message = one_line(f"non-blocking ({case.type}): {case.message}", MESSAGE_LIMIT)
+                case.kind, case.type = "skipped", NON_BLOCKING_TYPE
     suite.cases.extend(run_case(gate_name, run, result_url(gate), gate.provider) for run in gate.runs)
     return suite
 
@@ -143,6 +155,7 @@ def _properties(gate: GateVerdict) -> dict[str, str]:
         "runs_success": _count_text(snapshot.success_runs if snapshot else None, counts[RunOutcome.PASSED]),
         "runs_failed": _count_text(snapshot.failed_runs if snapshot else None, counts[RunOutcome.FAILED]),
         "gate_status": gate.status.value,
+        "blocking": None if gate.blocking else "false",
     }
     if snapshot is not None and snapshot.verdict_expected and not gate.runs:
         # A suite run the platform executed itself lists no test cases: no counts of ours to show.

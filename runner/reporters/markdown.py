@@ -84,6 +84,13 @@ def _heading(verdict: Verdict) -> list[str]:
         lines.append("**Runner errors:**")
         lines += [f"- ⚠️ {escape_cell(error, 500)}" for error in verdict.runner_errors]
         lines.append("")
+    advisory = [gate.name for gate in verdict.gates if gate.advisory_failure]
+    if advisory:
+        names = escape_cell(", ".join(advisory), 300)
+        lines += [
+            f"⚠️ {len(advisory)} non-blocking gate(s) did not pass ({names}): they never fail the step.",
+            "",
+        ]
     if not verdict.gates:
         lines += ["No gate ran, so no verdict is possible.", ""]
     elif (
@@ -114,7 +121,7 @@ def _gate_table(verdict: Verdict) -> list[str]:
                 [
                     escape_cell(gate.name, 100),
                     escape_cell(gate.target, 100),
-                    f"{_GATE_SYMBOLS.get(gate.status, '⚠️')} {gate.status.value}",
+                    _gate_status(gate),
                     format_rate(snapshot.success_rate if snapshot else None),
                     f"{passed}/{len(gate.runs)}" if gate.runs or not _platform_run(gate) else "n/a",
                     _link(result_url(gate), "result"),
@@ -123,6 +130,12 @@ def _gate_table(verdict: Verdict) -> list[str]:
             + " |"
         )
     return [*lines, ""]
+
+
+def _gate_status(gate: GateVerdict) -> str:
+    if gate.advisory_failure:
+        return f"⚠️ {gate.status.value} (non-blocking)"
+    return f"{_GATE_SYMBOLS.get(gate.status, '⚠️')} {gate.status.value}"
 
 
 def _platform_run(gate: GateVerdict) -> bool:
@@ -187,7 +200,10 @@ def _why_it_failed(verdict: Verdict, max_runs: int) -> list[str]:
     ]
     if not rows and not run_sections:
         return []
-    lines = ["### Why it failed", ""]
+    not_passed = [gate for gate in verdict.gates if gate.status != GateStatus.PASSED]
+    advisory_only = bool(not_passed) and all(not gate.blocking for gate in not_passed)
+    title = "### Non-blocking gates that did not pass (warnings)" if advisory_only else "### Why it failed"
+    lines = [title, ""]
     if rows:
         lines += ["| Gate | Check | Result | Observed | Required | Details |", "|---|---|---|---|---|---|"]
         lines += [*rows, ""]
@@ -195,7 +211,7 @@ def _why_it_failed(verdict: Verdict, max_runs: int) -> list[str]:
 
 
 def _failure_rows(gate: GateVerdict) -> list[str]:
-    name = escape_cell(gate.name, 100)
+    name = escape_cell(gate.name, 100) + (" (non-blocking)" if not gate.blocking else "")
     rows = []
     for check in gate.checks:
         if check.status == CheckStatus.PASSED:

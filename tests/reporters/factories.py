@@ -432,6 +432,14 @@ def v_hostile() -> Verdict:
     return verdict(hostile_gate(), failing_gate(), status=VerdictStatus.FAILED, exit_code=ExitCode.REGRESSION)
 
 
+def v_non_blocking_failures() -> Verdict:
+    """A failed and an errored gate that are both ``blocking: false``: warnings only, exit code 0."""
+    from dataclasses import replace
+
+    advisory = (replace(failing_gate(), blocking=False), replace(errored_gate(), blocking=False))
+    return verdict(passing_gate(), *advisory)
+
+
 ALL_VERDICTS: dict[str, Callable[[], Verdict]] = {
     "all-passed": v_all_passed,
     "regression": v_regression,
@@ -446,4 +454,5 @@ ALL_VERDICTS: dict[str, Callable[[], Verdict]] = {
     "hostile-strings": v_hostile,
     "freeplay-regression": v_freeplay,
     "freeplay-passed": v_freeplay_passed,
+    "non-blocking-failures": v_non_blocking_failures,
 }

@@ -88,7 +88,44 @@ def test_annotations_are_capped_at_ten_of_each_level_with_a_summary_line() -> No
     failed = next(g for g in verdict.gates if g.status.value == "failed")
     many = replace(verdict, gates=tuple(replace(failed, name=f"g{i}") for i in range(13)))
     lines = gate_annotations(many)
-    assert len(lines) == 11 and lines[-1].startswith("::error::3 more failed gates")
+    assert len(lines) == 11 and lines[-1] == "::error::3 more gates did not pass: see the step summary"
+    assert [line.split("::")[1] for line in lines[:10]] == [
+        f"error title=regate%3A gate g{i} failed" for i in range(10)
+    ]
+
+
+def test_the_job_wide_budget_cuts_annotations_and_keeps_one_line_for_the_rest() -> None:
+    """GitHub keeps 50 annotations per job: what earlier steps used is subtracted, the last line says
+    how many gates are not shown, and an exhausted budget writes nothing at all."""
+    from dataclasses import replace
+
+    from tests.reporters import factories as f
+
+    verdict = f.v_regression()
+    failed = next(g for g in verdict.gates if g.status.value == "failed")
+    many = replace(verdict, gates=tuple(replace(failed, name=f"g{i}") for i in range(13)))
+    lines = gate_annotations(many, budget=4)
+    assert len(lines) == 4
+    assert lines[-1] == "::error::10 more gates did not pass: see the step summary"
+    assert gate_annotations(many, budget=1) == ["::error::13 more gates did not pass: see the step summary"]
+    assert gate_annotations(many, budget=0) == []
+    assert gate_annotations(many, budget=-3) == []
+    assert len(gate_annotations(many, budget=50)) == 11
+
+
+def test_a_non_blocking_gate_that_did_not_pass_is_a_warning_saying_it_does_not_fail_the_step() -> None:
+    from dataclasses import replace
+
+    from tests.reporters import factories as f
+
+    verdict = f.v_regression()
+    advisory = replace(verdict, gates=tuple(replace(g, blocking=False) for g in verdict.gates))
+    lines = gate_annotations(advisory)
+    assert lines and all(line.startswith("::warning title=regate%3A non-blocking gate ") for line in lines)
+    assert all("(does not fail the step)" in line for line in lines)
+    outputs = step_outputs(advisory, junit=None, report_json=None)
+    assert outputs["failed-gates"] == ""
+    assert outputs["warned-gates"] == ",".join(g.name for g in verdict.gates if g.status.value != "passed")
 
 
 def test_step_outputs_use_the_multiline_safe_syntax(tmp_path: Path) -> None:
@@ -110,5 +147,5 @@ def test_step_outputs_use_the_multiline_safe_syntax(tmp_path: Path) -> None:
         lines = lines[end + 1 :]
     assert parsed["verdict"] == "failed" and parsed["exit-code"] == "1"
     assert parsed["junit"] == "out/junit.xml" and parsed["tricky"] == "line one\nregate_x\nline three"
-    assert set(values) == {"verdict", "exit-code", "passed-gates", "failed-gates", "success-rate",
-                           "report-json", "junit"}  # fmt: skip
+    assert set(values) == {"verdict", "exit-code", "passed-gates", "failed-gates", "warned-gates",
+                           "success-rate", "report-json", "junit"}  # fmt: skip

@@ -121,6 +121,17 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--json", help="JSON report path (default: OUT/report.json)")
     merge.add_argument("--markdown", help="Markdown summary path (default: OUT/summary.md)")
 
+    report = sub.add_parser(
+        "report", help="render a trend page (HTML) from the report.json of past runs",
+        description="Render one self-contained HTML page (no script, no network) with each gate's success"
+        " rate and key metrics over time and the newest report's failures.",
+    )  # fmt: skip
+    report.add_argument(
+        "--history", nargs="+", required=True, metavar="REPORT.json",
+        help="report.json files of past runs, in any order (a quoted glob is expanded)",
+    )  # fmt: skip
+    report.add_argument("--html", required=True, metavar="OUT.html", help="where to write the page")
+
     sim = sub.add_parser("sim", help="serve the platform simulator (loopback only)")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8765, help="0 picks a free port (default: 8765)")
@@ -251,6 +262,25 @@ def _cmd_merge(args: argparse.Namespace, env: dict[str, str], out: _Output) -> i
     if env.get("GITHUB_ACTIONS") == "true":
         _github_native(verdict, paths, env, out)
     return verdict.exit_code
+
+
+def _cmd_report(args: argparse.Namespace, env: dict[str, str], out: _Output) -> int:
+    from runner.history import load_history
+    from runner.reporters import write_atomic
+    from runner.reporters.trend_html import render_trend_html
+
+    history = load_history(args.history)
+    for note in history.notes:
+        out.stderr.write(escape_workflow_command(f"regate: note: {one_line(note, 1000)}") + "\n")
+    path = Path(args.html)
+    try:
+        write_atomic(path, render_trend_html(history))
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UsageError(f"cannot write {path}: {reason}", hint="choose another path with --html") from None
+    count = len(history.reports)
+    out.stderr.write(escape_workflow_command(f"regate: trend of {count} report(s) written to {path}") + "\n")
+    return ExitCode.OK
 
 
 class _Interrupted(BaseException):
@@ -490,7 +520,7 @@ def main(argv: Sequence[str] | None = None, *, env: dict[str, str] | None = None
         _configure_logging(out.debug, out.stderr)
         commands = {
             "run": _cmd_run, "validate": _cmd_validate, "plan": _cmd_plan, "merge": _cmd_merge,
-            "sim": _cmd_sim,
+            "sim": _cmd_sim, "report": _cmd_report,
         }  # fmt: skip
         return int(commands[args.command](args, environ, out))
     except RegateError as exc:

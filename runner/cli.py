@@ -24,6 +24,7 @@ from typing import NoReturn, TextIO
 import anyio
 
 from runner import __version__
+from runner.baseline import fetch_result_baselines, judging_of, load_report_baselines, save_baseline
 from runner.clock import RealClock
 from runner.config import insecure_http_providers, load_config
 from runner.errors import ConfigError, RegateError, UsageError
@@ -131,6 +132,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="report.json files of past runs, in any order (a quoted glob is expanded)",
     )  # fmt: skip
     report.add_argument("--html", required=True, metavar="OUT.html", help="where to write the page")
+
+    baseline = sub.add_parser("baseline", help="manage baselines for change checks (drop/increase)")
+    baseline_sub = baseline.add_subparsers(dest="baseline_command", required=True, parser_class=_Parser)
+    save = baseline_sub.add_parser(
+        "save", help="bless a report.json as the baseline change checks compare with"
+    )
+    save.add_argument("report", help="a report.json of a finished, passing run (or merged shards)")
+    save.add_argument("--to", required=True, metavar="PATH", help="where the config's baseline.report points")
+    save.add_argument(
+        "--allow-failed",
+        action="store_true",
+        help="bless a run that did not pass (it is still refused if incomplete)",
+    )
 
     sim = sub.add_parser("sim", help="serve the platform simulator (loopback only)")
     sim.add_argument("--host", default="127.0.0.1")
@@ -375,6 +389,7 @@ def _run(
     _warn_advisory_only(out, config)
     if args.dry_run:
         return _print_plan(config, shard=args.shard)
+    report_baselines = load_report_baselines(config)  # a broken baseline file is exit 2, before any start
     clock = RealClock()
     progress = ConsoleProgress(
         out.stderr, clock, heartbeat=config.defaults.poll.heartbeat, quiet=args.quiet, specs=config.gates,
@@ -390,7 +405,7 @@ def _run(
         by_name = {spec.name: spec for spec in config.gates}
         verdict = evaluate(
             [(execution, by_name[execution.gate].thresholds) for execution in executions],
-            non_blocking={spec.name for spec in config.gates if not spec.blocking},
+            judging=progress.judging or judging_of(config, report_baselines),
             started_at=started_at,
             duration_s=summary.duration_s if summary is not None else time.monotonic() - t0,
             config_path=args.config,
@@ -416,6 +431,8 @@ def _run(
     async def main_async() -> None:
         try:
             async with open_providers(config) as providers:
+                fetched = await fetch_result_baselines(config, providers)
+                progress.judging = judging_of(config, {**report_baselines, **fetched})
                 await execute(
                     config, providers, clock=clock, events=progress, on_finished=finish,
                     rng=random.Random(),  # noqa: S311 - jitter only
@@ -483,6 +500,12 @@ def _requested(paths: ReportPaths) -> list[Path]:
     return [path for path in (paths.junit, paths.json, paths.markdown) if path is not None]
 
 
+def _cmd_baseline(args: argparse.Namespace, env: dict[str, str], out: _Output) -> int:
+    what = save_baseline(Path(args.report), Path(args.to), allow_failed=args.allow_failed)
+    out.stderr.write(escape_workflow_command(f"regate: baseline saved to {args.to}: {what}") + "\n")
+    return ExitCode.OK
+
+
 def _cmd_sim(args: argparse.Namespace, env: dict[str, str], out: _Output) -> int:
     from runner.simulator.server import run_sim
 
@@ -521,6 +544,7 @@ def main(argv: Sequence[str] | None = None, *, env: dict[str, str] | None = None
         commands = {
             "run": _cmd_run, "validate": _cmd_validate, "plan": _cmd_plan, "merge": _cmd_merge,
             "sim": _cmd_sim, "report": _cmd_report,
+            "baseline": _cmd_baseline,
         }  # fmt: skip
         return int(commands[args.command](args, environ, out))
     except RegateError as exc:

@@ -64,6 +64,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from runner.config_baseline import read_baseline, read_statistics
 from runner.config_freeplay import run_context
 from runner.config_gates import read_gates
 from runner.configfields import Fields, Section, describe, did_you_mean, shown
@@ -99,6 +100,8 @@ DEFAULTS_KEYS = (
     "poll",
     "retry",
     "thresholds",
+    "baseline",
+    "statistics",
 )
 POLL_KEYS = ("initial", "max", "multiplier", "heartbeat")
 RETRY_KEYS = ("attempts", "base", "max", "budget", "max_retry_after")
@@ -128,7 +131,7 @@ def load_config(path: str, env: Mapping[str, str], *, now: datetime | None = Non
     base_dir = os.path.dirname(path)
     simulator = _simulator(fields, top, base_dir)
     cekura, freeplay = _providers(fields, top)
-    defaults = _defaults(fields, top)
+    defaults = _defaults(fields, top, base_dir)
     gates = read_gates(
         fields,
         top.get("gates"),
@@ -372,7 +375,7 @@ def insecure_http_providers(config: Config) -> list[tuple[str, str]]:
     return found
 
 
-def _defaults(fields: Fields, top: Section) -> Defaults:
+def _defaults(fields: Fields, top: Section, base_dir: str) -> Defaults:
     d = fields.section(top.get("defaults"), "defaults", DEFAULTS_KEYS, line=1)
     base = Defaults()
 
@@ -424,6 +427,10 @@ def _defaults(fields: Fields, top: Section) -> Defaults:
         poll=poll_policy,
         retry=retry_policy,
         thresholds=fields.thresholds(d.get("thresholds"), d.sub("thresholds")),
+        baseline=read_baseline(
+            fields, d.get("baseline"), d.sub("baseline"), None, base_dir=base_dir, in_gate=False
+        ),
+        statistics=read_statistics(fields, d.get("statistics"), d.sub("statistics"), base.statistics),
     )
 
 

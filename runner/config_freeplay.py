@@ -39,6 +39,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from runner.config_baseline import gate_comparison
 from runner.config_target import TARGET_EXAMPLE, read_target
 from runner.configfields import (
     FAIL_CLOSED,
@@ -74,6 +75,8 @@ FREEPLAY_KEYS = (
     "thresholds",
     "labels",
     "blocking",
+    "baseline",
+    "statistics",
 )
 PLACEHOLDERS = ("gate", "sha", "short_sha", "branch", "repository", "run_id", "run_url", "date")
 DEFAULT_TEST_RUN_NAME = "regate {gate} {short_sha}"
@@ -254,6 +257,7 @@ class _FreeplayGate:
             description=description,
             labels=gate_labels(s),
             blocking=gate_blocking(s),
+            **gate_comparison(f, s, self.defaults, self.base_dir, thresholds),
         )
 
     def _mode(self) -> FreeplayMode:

@@ -34,6 +34,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
+from runner.config_baseline import gate_comparison
 from runner.config_freeplay import FREEPLAY_KEYS, read_freeplay_gate
 from runner.configfields import (
     FAIL_CLOSED,
@@ -72,7 +73,10 @@ MODE_KEYS: dict[str, frozenset[CekuraMode]] = {
     "spec": frozenset({M.JSON}),
     "channel": frozenset({M.JSON}),
 }
-COMMON_KEYS = ("name", "provider", "agent", "mode", "timeout", "thresholds", "labels", "blocking")
+COMMON_KEYS = (
+    *("name", "provider", "agent", "mode", "timeout", "thresholds"),
+    *("labels", "blocking", "baseline", "statistics"),  # every provider's gates take these
+)
 GATE_KEYS = COMMON_KEYS + tuple(MODE_KEYS)
 SELECTORS = ("scenarios", "tags", "folder")
 FREQUENCY_CAPPED = frozenset({M.WEBSOCKET, M.PIPECAT, M.LIVEKIT, M.EMAIL})  # "integer 1-100" endpoints
@@ -267,6 +271,7 @@ class _Gate:
             provider=provider,
             labels=gate_labels(s),
             blocking=gate_blocking(s),
+            **gate_comparison(f, s, self.defaults, self.base_dir, thresholds),
         )
 
     def _opt(self, read: Callable[[Node, str], T], name: str, default: D) -> T | D:

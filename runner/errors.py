@@ -92,7 +92,11 @@ class AuthError(ProviderError):
 
 
 class RequestRejected(ProviderError):
-    """Any other 4xx: retrying the same request cannot help."""
+    """Any other 4xx: retrying the same request cannot help. ``status``: the HTTP status, if any."""
+
+    def __init__(self, message: str, *, status: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
 
 
 class ProtocolError(ProviderError):

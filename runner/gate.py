@@ -46,11 +46,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 
 from runner.aggregates import format_percent, plural
+from runner.change_checks import Baseline, MissingBaseline, change_check, confident_rate_check
 from runner.checks import (
     INCONCLUSIVE_TYPE,
     SUITE_CHECK,
@@ -84,7 +85,8 @@ from runner.model import (
     VerdictStatus,
 )
 from runner.runs import name_runs, natural_key
-from runner.thresholds import Thresholds
+from runner.settings import Statistics
+from runner.thresholds import Op, Thresholds
 
 MAX_REASONS = 10  # "why it failed" lines per gate
 
@@ -115,13 +117,25 @@ def _on_runs(check: Callable[[Tally], CheckResult]) -> CheckFn:
     return lambda _snapshot, tally: check(tally)
 
 
-def _plan(thresholds: Thresholds, snapshot: ResultSnapshot | None) -> list[_Plan]:
+@dataclass(frozen=True, slots=True)
+class Judging:
+    """How a gate is judged beyond its thresholds: whether it blocks, its statistics, its baseline."""
+
+    blocking: bool = True
+    statistics: Statistics = field(default_factory=Statistics)
+    baseline: Baseline | MissingBaseline | None = None
+
+
+def _plan(thresholds: Thresholds, snapshot: ResultSnapshot | None, judging: Judging) -> list[_Plan]:
     plans: list[_Plan] = []
     if snapshot is not None and snapshot.verdict_expected:
         plans.append(_Plan(SUITE_CHECK, SUITE_EXPRESSION, suite_check, per_case=False))
     if thresholds.success_rate is not None:
         rate = thresholds.success_rate
-        plans.append(_Plan("success_rate", rate.text, _on_runs(partial(success_rate_check, rate)), True))
+        on_rate: Callable[[Tally], CheckResult] = partial(success_rate_check, rate)
+        if judging.statistics.confidence is not None and rate.op in (Op.GE, Op.GT):
+            on_rate = partial(confident_rate_check, rate, judging.statistics)
+        plans.append(_Plan("success_rate", rate.text, _on_runs(on_rate), True))
     limits = (
         ("max_failed_runs", thresholds.max_failed_runs, RunOutcome.FAILED),
         ("max_infra_errors", thresholds.max_infra_errors, RunOutcome.INFRA_ERROR),
@@ -138,6 +152,15 @@ def _plan(thresholds: Thresholds, snapshot: ResultSnapshot | None) -> list[_Plan
     plans.extend(
         _Plan(evaluation.check_id, evaluation.text, partial(evaluation_check, evaluation), per_case=False)
         for evaluation in thresholds.evaluations
+    )
+    plans.extend(
+        _Plan(
+            change.check_id,
+            change.text,
+            _on_runs(partial(change_check, change, baseline=judging.baseline, statistics=judging.statistics)),
+            per_case=True,
+        )
+        for change in thresholds.changes
     )
     return plans or [_Plan("thresholds", "(none)", lambda _s, _t: no_thresholds(), per_case=False)]
 
@@ -267,11 +290,14 @@ def _reasons(
     return tuple(dict.fromkeys(lines))[:MAX_REASONS]
 
 
-def evaluate_gate(execution: GateExecution, thresholds: Thresholds, *, blocking: bool = True) -> GateVerdict:
+def evaluate_gate(
+    execution: GateExecution, thresholds: Thresholds, judging: Judging | None = None
+) -> GateVerdict:
     """Judge one gate (see the module docstring for the table)."""
+    judging = judging or Judging()
     snapshot = execution.snapshot
     tally = Tally.of(name_runs(snapshot.runs if snapshot is not None else ()))
-    plans = _plan(thresholds, snapshot)
+    plans = _plan(thresholds, snapshot, judging)
     blocker = _blocker(execution, tally)
     if blocker is None and snapshot is not None:
         suite = server_suite(snapshot)
@@ -294,7 +320,7 @@ def evaluate_gate(execution: GateExecution, thresholds: Thresholds, *, blocking:
         runs=tally.runs,
         execution=execution,
         reasons=_reasons(status, checks, blocker, tally),
-        blocking=blocking,
+        blocking=judging.blocking,
     )
 
 
@@ -340,12 +366,13 @@ def evaluate(
     interrupted_by: str | None = None,
     runner_errors: Sequence[str] = (),
     internal_error: bool = False,
-    non_blocking: Collection[str] = frozenset(),
+    judging: Mapping[str, Judging] | None = None,
 ) -> Verdict:
-    """Judge every gate and derive the one status and exit code all reports share; the gates named in
-    ``non_blocking`` are judged too, but their failures only warn."""
+    """Judge every gate and derive the one status and exit code all reports share. ``judging`` per gate
+    name: a non-blocking gate is judged too, but its failure only warns."""
+    rules = judging or {}
     gates = tuple(
-        evaluate_gate(execution, thresholds, blocking=execution.gate not in non_blocking)
+        evaluate_gate(execution, thresholds, rules.get(execution.gate))
         for execution, thresholds in executions
     )
     internal_error = internal_error or any(

@@ -76,8 +76,11 @@ def _snapshot(d: Mapping[str, Any], runs: tuple[RunRecord, ...]) -> ResultSnapsh
 
 
 def _check(d: Mapping[str, Any]) -> CheckResult:
+    interval = d.get("interval")
     return CheckResult(d["check_id"], d["expression"], CheckStatus(d["status"]), d["observed"],
-                       d["observed_text"], d["summary"], d["details"], d["error_type"])  # fmt: skip
+                       d["observed_text"], d["summary"], d["details"], d["error_type"],
+                       baseline=d.get("baseline"), p_value=d.get("p_value"),
+                       interval=(float(interval[0]), float(interval[1])) if interval else None)  # fmt: skip
 
 
 def _gate(d: Mapping[str, Any]) -> GateVerdict:
@@ -119,6 +122,17 @@ def load_report(path: Path) -> dict[str, Any]:
     return document
 
 
+def read_gates(document: Mapping[str, Any], path: Path) -> tuple[GateVerdict, ...]:
+    """The gates of a report as they were judged; a report that is not whole is a usage error, not a bug."""
+    try:
+        return tuple(_gate(g) for g in document["gates"])
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise UsageError(
+            f"{path} is not a complete regate report ({type(exc).__name__}: {exc})",
+            hint="give a report.json written by regate, unedited",
+        ) from None
+
+
 def _shard(document: Mapping[str, Any], path: Path) -> tuple[int, int]:
     shard = document.get("shard")
     try:
@@ -147,7 +161,7 @@ def merge(paths: Sequence[Path]) -> Verdict:
     if len(seen) != len(set(seen)):
         raise UsageError("a shard is given twice: " + ", ".join(f"{i}/{count}" for i in seen))
     missing = [i for i in range(1, count + 1) if i not in seen]
-    gates = tuple(_gate(g) for _, document in documents for g in document["gates"])
+    gates = tuple(gate for path, document in documents for gate in read_gates(document, path))
     errors = [e for _, document in documents for e in document["runner_errors"]]
     errors += [f"shard {i}/{count} is missing: its gates have no verdict" for i in missing]
     interrupted = next((d["interrupted_by"] for _, d in documents if d["interrupted_by"]), None)

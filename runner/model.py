@@ -194,6 +194,11 @@ class CheckResult:
     summary: str  # one line (<= 500 chars): observed vs required and counts
     details: str = ""  # multi-line body: which runs, why
     error_type: str | None = None  # for ERROR: the FailureKind value; for INCONCLUSIVE: "GateInconclusive"
+    # change checks (drop/increase against a baseline): the baseline's value, the interval of the change and
+    # the one-sided p-value of "current below baseline" (rates only)
+    baseline: float | None = None
+    interval: tuple[float, float] | None = None
+    p_value: float | None = None
 
 
 class RunOutcome(StrEnum):

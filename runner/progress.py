@@ -13,7 +13,7 @@ from typing import TextIO
 
 from runner.clock import Clock
 from runner.errors import TransientError
-from runner.gate import evaluate_gate
+from runner.gate import Judging, evaluate_gate
 from runner.model import CheckStatus, GateExecution, GateStatus, GateVerdict, ResultSnapshot, Verdict
 from runner.providers.base import StartedResult
 from runner.reporters.github import escape_data
@@ -63,6 +63,7 @@ class ConsoleProgress:
     ) -> None:
         self._stream = stream
         self._github = github  # GitHub Actions: per-gate detail in collapsible log groups
+        self.judging: dict[str, Judging] = {}  # set once the baselines are known
         self._clock = clock
         self._heartbeat = heartbeat
         self._quiet = quiet
@@ -109,9 +110,8 @@ class ConsoleProgress:
         self._gate_line(gate, f"retrying{when}: {one_line(error.message, 200)}")
 
     def gate_done(self, gate: GateSpec, execution: GateExecution) -> None:
-        verdict = evaluate_gate(
-            execution, self._thresholds.get(gate.name, gate.thresholds), blocking=gate.blocking
-        )
+        judging = self.judging.get(gate.name, Judging(blocking=gate.blocking, statistics=gate.statistics))
+        verdict = evaluate_gate(execution, self._thresholds.get(gate.name, gate.thresholds), judging)
         mark = _MARK[verdict.status] + (" (non-blocking)" if verdict.advisory_failure else "")
         head = f"[{gate.name}] {mark} in {fmt_duration(execution.duration_s)}"
         if self._github:

@@ -89,6 +89,47 @@ class RetryPolicy:
     breaker_cooldown: float = 30.0  # seconds every call of that provider then waits
 
 
+class Decide(StrEnum):
+    """How statistical uncertainty decides a check (``runner.stats``)."""
+
+    STRICT = "strict"  # pass only when the data show the threshold is met; fail closed otherwise
+    LENIENT = "lenient"  # fail only when the data show it is missed; benefit of the doubt otherwise
+
+
+@dataclass(frozen=True, slots=True)
+class Statistics:
+    """``statistics:`` (defaults, gate). ``confidence`` None: absolute rate checks compare the observed rate
+    as before; set, they compare its Wilson bound per ``mode``. Change checks always use statistics, at
+    ``confidence`` or 0.95."""
+
+    confidence: float | None = None
+    mode: Decide = Decide.STRICT
+    min_runs: int = 10  # per side: fewer runs than this cannot decide (inconclusive, never a pass)
+
+    @property
+    def change_confidence(self) -> float:
+        return self.confidence if self.confidence is not None else 0.95
+
+
+class OnMissing(StrEnum):
+    PASS = "pass"  # noqa: S105 - not a password
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineSpec:
+    """``baseline:``: what the change checks compare against: a regate JSON report (``report``, absolute
+    path) or a platform result (``result``: a Cekura result / Freeplay test run id, fetched at run time)."""
+
+    report: str | None = None
+    result: str | None = None
+    on_missing: OnMissing = OnMissing.INCONCLUSIVE
+
+    def describe(self) -> str:
+        return f"report {self.report}" if self.report else f"result {self.result}"
+
+
 @dataclass(frozen=True, slots=True)
 class Defaults:
     timeout: float = 1800.0  # per-gate deadline, seconds
@@ -98,6 +139,8 @@ class Defaults:
     poll: PollPolicy = field(default_factory=PollPolicy)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     thresholds: Thresholds = field(default_factory=Thresholds)
+    baseline: BaselineSpec | None = None
+    statistics: Statistics = field(default_factory=Statistics)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +205,8 @@ class CekuraGate:
     provider: str = "cekura"
     labels: tuple[str, ...] = ()  # for --label selection (``tags`` already selects Cekura scenarios)
     blocking: bool = True  # False: reported (as a warning) but never fails the step
+    baseline: BaselineSpec | None = None  # merged over defaults.baseline
+    statistics: Statistics = field(default_factory=Statistics)  # merged over defaults.statistics
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +274,8 @@ class FreeplayGate:
     provider: str = "freeplay"
     labels: tuple[str, ...] = ()  # for --label selection
     blocking: bool = True  # False: reported (as a warning) but never fails the step
+    baseline: BaselineSpec | None = None  # merged over defaults.baseline
+    statistics: Statistics = field(default_factory=Statistics)  # merged over defaults.statistics
 
 
 GateSpec = CekuraGate | FreeplayGate

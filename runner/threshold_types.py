@@ -84,6 +84,45 @@ class EvaluationCheck:
     check_id: str  # e.g. "evaluation.Answer Accuracy.pass_rate", "evaluation.auto:Helpfulness.mean"
 
 
+class Direction(StrEnum):
+    DROP = "drop"
+    INCREASE = "increase"
+
+
+class ChangeUnit(StrEnum):
+    POINTS = "pp"
+    RELATIVE = "%"
+    ABSOLUTE = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    direction: Direction
+    op: Op  # LE or LT
+    limit: float  # points and relative amounts as fractions: 5pp -> 0.05, 10% -> 0.10
+    unit: ChangeUnit
+    text: str  # "drop <= 5pp"
+
+    def holds(self, amount: float) -> bool:
+        return amount <= self.limit if self.op is Op.LE else amount < self.limit
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeCheck:
+    """A relative check. ``metric`` is None for ``success_rate``; ``aggregate`` None likewise."""
+
+    metric: str | None
+    aggregate: Aggregate | None
+    labels: tuple[str, ...]
+    change: Change
+    text: str  # "drop <= 5pp", "p50 increase <= 10%"
+    check_id: str  # "success_rate.drop", "metric.Latency.p50.increase"
+
+    @property
+    def on_rate(self) -> bool:
+        return self.aggregate in (None, Aggregate.PASS_RATE, Aggregate.RATE)
+
+
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     success_rate: Comparison | None = None
@@ -92,11 +131,13 @@ class Thresholds:
     max_infra_errors: int | None = None
     evaluations: tuple[EvaluationCheck, ...] = ()
     max_target_errors: int | None = None
+    changes: tuple[ChangeCheck, ...] = ()  # relative to a baseline (runner.threshold_change)
 
     @property
     def is_empty(self) -> bool:
         return (
-            self.success_rate is None
+            not self.changes
+            and self.success_rate is None
             and not self.metrics
             and self.max_failed_runs is None
             and self.max_infra_errors is None

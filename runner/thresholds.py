@@ -64,6 +64,7 @@ from collections.abc import Callable, Hashable, Mapping
 from typing import TypeVar
 
 from runner.errors import ThresholdSyntaxError
+from runner.threshold_change import change_text, is_change, parse_change
 from runner.threshold_syntax import (  # the scanner's pieces: one language, split for size
     _NUMBER,
     _OP_START,
@@ -79,6 +80,7 @@ from runner.threshold_types import (
     EVALUATION_SOURCES,
     THRESHOLD_KEYS,
     Aggregate,
+    ChangeCheck,
     Comparison,
     EvaluationCheck,
     MetricCheck,
@@ -118,12 +120,14 @@ def compile_thresholds(raw: object) -> Thresholds:
             close = difflib.get_close_matches(str(name), THRESHOLD_KEYS, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(THRESHOLD_KEYS)}"
             raise ThresholdSyntaxError(f"unknown key {str(name)!r}", key=str(name), hint=hint)
-    success_rate = None
-    if "success_rate" in raw:
-        success_rate = _compile_success_rate(raw["success_rate"])
+    success_rate, changes = (
+        _compile_success_rates(raw["success_rate"]) if "success_rate" in raw else (None, ())
+    )
+    metrics, metric_changes = _compile_metrics(raw.get("metrics"))
     return Thresholds(
         success_rate=success_rate,
-        metrics=_compile_metrics(raw.get("metrics")),
+        metrics=metrics,
+        changes=changes + metric_changes,
         max_failed_runs=_count_limit(raw, "max_failed_runs"),
         max_infra_errors=_count_limit(raw, "max_infra_errors"),
         evaluations=_compile_evaluations(raw.get("evaluations")),
@@ -145,11 +149,12 @@ def merge_thresholds(base: Thresholds, override: Thresholds) -> Thresholds:
         max_infra_errors=_pick(override.max_infra_errors, base.max_infra_errors),
         evaluations=_merge_checks(base.evaluations, override.evaluations, lambda c: (c.source, c.criterion)),
         max_target_errors=_pick(override.max_target_errors, base.max_target_errors),
+        changes=_merge_checks(base.changes, override.changes, lambda c: c.metric),
     )
 
 
 _V = TypeVar("_V")
-_C = TypeVar("_C", MetricCheck, EvaluationCheck)
+_C = TypeVar("_C", MetricCheck, EvaluationCheck, ChangeCheck)
 
 
 def _pick(override: _V | None, base: _V | None) -> _V | None:
@@ -173,8 +178,7 @@ def _merge_checks(
     return tuple(merged)
 
 
-def _compile_success_rate(raw: object) -> Comparison:
-    key = "success_rate"
+def _compile_success_rate(raw: object, key: str = "success_rate") -> Comparison:
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         try:
             number = float(raw)
@@ -205,8 +209,41 @@ def _compile_success_rate(raw: object) -> Comparison:
     return comparison
 
 
-def _compile_metrics(raw: object) -> tuple[MetricCheck, ...]:
+def _compile_success_rates(raw: object) -> tuple[Comparison | None, tuple[ChangeCheck, ...]]:
+    """``success_rate``: one absolute rate, one change (``drop <= 5pp``), or a list of at most one each."""
+    items = (
+        [(f"success_rate[{i}]", item) for i, item in enumerate(raw)]
+        if isinstance(raw, list)
+        else [("success_rate", raw)]
+    )
+    if not items:
+        raise ThresholdSyntaxError(
+            "empty list", key="success_rate", hint='write e.g. success_rate: [">= 85%", "drop <= 5pp"]'
+        )
+    absolute: Comparison | None = None
+    changes: list[ChangeCheck] = []
+    for key, item in items:
+        if is_change(item):
+            aggregate, labels, change = parse_change(item, key, metric=None)
+            if changes:
+                raise ThresholdSyntaxError(
+                    "success_rate has two changes", key=key, hint='keep one, e.g. "drop <= 5pp"'
+                )
+            changes.append(
+                ChangeCheck(None, aggregate, labels, change, change.text, f"success_rate.{change.direction}")
+            )
+        else:
+            if absolute is not None:
+                raise ThresholdSyntaxError(
+                    "success_rate has two absolute rates", key=key, hint='keep one, e.g. ">= 90%"'
+                )
+            absolute = _compile_success_rate(item, key)
+    return absolute, tuple(changes)
+
+
+def _compile_metrics(raw: object) -> tuple[tuple[MetricCheck, ...], tuple[ChangeCheck, ...]]:
     checks: list[MetricCheck] = []
+    changes: list[ChangeCheck] = []
     for metric, key, items in _check_lists(
         raw,
         "metrics",
@@ -221,10 +258,16 @@ def _compile_metrics(raw: object) -> tuple[MetricCheck, ...]:
             raise ThresholdSyntaxError("empty metric name", key=key, hint="name a metric by its name or id")
         seen: dict[str, int] = {}
         for item_key, item in items:
+            if is_change(item):
+                change_aggregate, labels, change = parse_change(item, item_key, metric=metric)
+                text, id_name = change_text(change_aggregate, labels, change)
+                check_id = _unique(f"metric.{metric}.{id_name}", seen)
+                changes.append(ChangeCheck(metric, change_aggregate, labels, change, text, check_id))
+                continue
             aggregate, labels, comparison, text, id_name = _compile_check(item, item_key)
             check_id = _unique(f"metric.{metric}.{id_name}", seen)
             checks.append(MetricCheck(metric, aggregate, labels, comparison, text, check_id))
-    return tuple(checks)
+    return tuple(checks), tuple(changes)
 
 
 def _compile_evaluations(raw: object) -> tuple[EvaluationCheck, ...]:

@@ -535,7 +535,7 @@ def test_a_server_side_suite_has_no_target_and_is_the_default_execution() -> Non
             ":10: gates[0]: unknown key 'scenarois'",
             "allowed: name, provider, project, dataset, suite, suite_execution, include_outputs, flavor_name,"
             " target_evaluation_ids, environment, test_run_name, description, target, target_concurrency,"
-            " timeout, thresholds, labels, blocking",
+            " timeout, thresholds, labels, blocking, baseline, statistics",
             id="unknown-key-lists-freeplay-keys",
         ),
     ],

@@ -118,4 +118,4 @@ class JsonApi:
                 f"{what}: unexpected redirect ({status}); regate does not follow redirects with the API key",
                 hint="check the provider's base_url (scheme, host and path)",
             )
-        raise RequestRejected(f"{what}: {status} {self._rejection(response)}".rstrip())
+        raise RequestRejected(f"{what}: {status} {self._rejection(response)}".rstrip(), status=status)

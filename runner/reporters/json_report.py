@@ -155,6 +155,9 @@ def _check(check: CheckResult) -> JSONObject:
         "summary": check.summary,
         "details": check.details,
         "error_type": check.error_type,
+        "baseline": check.baseline,  # change checks: the baseline's value, the change's interval, p-value
+        "interval": list(check.interval) if check.interval is not None else None,
+        "p_value": check.p_value,
     }
 
 

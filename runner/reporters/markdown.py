@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit
 from runner.evaluations import criterion_of, describe_criterion
 from runner.model import CheckResult, CheckStatus, ExitCode, GateStatus, GateVerdict, RunOutcome, Verdict
 from runner.reporters._format import exit_meaning, format_rate, result_url, run_counts, verdict_symbol
+from runner.stats import wilson_interval
 from runner.textclean import one_line
 
 __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_RUNS", "escape_cell", "headline", "render_markdown"]
@@ -67,6 +68,7 @@ def render_markdown(
     """Render the summary; the result ends with a newline and is at most ``max_bytes`` UTF-8 bytes."""
     lines = _heading(verdict)
     lines += _gate_table(verdict)
+    lines += _against_baseline(verdict)
     lines += _evaluations(verdict)
     lines += _why_it_failed(verdict, max_runs)
     return _cap("\n".join(lines).rstrip() + "\n", max_bytes)
@@ -113,7 +115,6 @@ def _gate_table(verdict: Verdict) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for gate in verdict.gates:
-        snapshot = gate.execution.snapshot
         passed = run_counts(gate)[RunOutcome.PASSED]
         lines.append(
             "| "
@@ -122,7 +123,7 @@ def _gate_table(verdict: Verdict) -> list[str]:
                     escape_cell(gate.name, 100),
                     escape_cell(gate.target, 100),
                     _gate_status(gate),
-                    format_rate(snapshot.success_rate if snapshot else None),
+                    _rate_cell(gate),
                     f"{passed}/{len(gate.runs)}" if gate.runs or not _platform_run(gate) else "n/a",
                     _link(result_url(gate), "result"),
                 ]
@@ -136,6 +137,50 @@ def _gate_status(gate: GateVerdict) -> str:
     if gate.advisory_failure:
         return f"⚠️ {gate.status.value} (non-blocking)"
     return f"{_GATE_SYMBOLS.get(gate.status, '⚠️')} {gate.status.value}"
+
+
+def _rate_cell(gate: GateVerdict) -> str:
+    """The platform's success rate, with the 95% Wilson interval of the runs we judged: ``82% [71–90]``."""
+    snapshot = gate.execution.snapshot
+    shown = format_rate(snapshot.success_rate if snapshot else None)
+    judged = [run for run in gate.runs if run.outcome is not RunOutcome.INCOMPLETE]
+    if not judged or shown == "n/a":
+        return shown
+    passed = sum(run.outcome is RunOutcome.PASSED for run in judged)
+    low, high = _bounds(passed, len(judged))
+    return f"{shown} [{low}–{high}]"
+
+
+def _bounds(passed: int, total: int) -> tuple[int, int]:
+    interval = wilson_interval(passed, total)
+    return round(interval.low * 100), round(interval.high * 100)
+
+
+CHANGE_SUFFIXES = (".drop", ".increase")  # ids of change checks (runner.threshold_change)
+
+
+def _against_baseline(verdict: Verdict) -> list[str]:
+    """Every change check, passed or not, with its one-sentence reason: a drop that was too small to be
+    sure of is worth seeing even when it did not fail the gate."""
+    rows = []
+    for gate in verdict.gates:
+        for check in gate.checks:
+            if not check.check_id.endswith(CHANGE_SUFFIXES):
+                continue
+            symbol = "✅" if check.status == CheckStatus.PASSED else _CHECK_SYMBOLS.get(check.status, "⚠️")
+            before, _, why = check.summary.partition(" — ")
+            moved = before.removeprefix(check.check_id).strip() or "n/a"
+            cells = [gate.name, check.check_id, f"{symbol} {check.status.value}", moved, why or check.summary]
+            rows.append("| " + " | ".join(escape_cell(cell, 400) for cell in cells) + " |")
+    if not rows:
+        return []
+    head = [
+        "### Against the baseline",
+        "",
+        "| Gate | Check | Result | Baseline → current | Why |",
+        "|---|---|---|---|---|",
+    ]
+    return [*head, *rows, ""]
 
 
 def _platform_run(gate: GateVerdict) -> bool:

@@ -59,7 +59,7 @@ def test_regression_rows_and_why_it_failed() -> None:
     """Each failed check shows observed vs required; failing runs of the failed gate show their top reason."""
     text = render_markdown(f.v_regression())
     assert (
-        "| support-agent | agent 12 | ❌ failed | 80% | 8/10 | "
+        "| support-agent | agent 12 | ❌ failed | 80% [49–94] | 8/10 | "  # 95% Wilson interval of 8/10
         "[result](https://app.example.test/results/42) |" in text
     )
     assert "### Why it failed" in text

@@ -15,7 +15,7 @@ import random
 import signal
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from runner import __version__
 from runner.baseline import fetch_result_baselines, judging_of, load_report_baselines, save_baseline
 from runner.clock import RealClock
 from runner.config import insecure_http_providers, load_config
+from runner.config_freeplay import run_context
 from runner.errors import ConfigError, RegateError, UsageError
 from runner.gate import evaluate
 from runner.masking import mask_commands, secret_values
@@ -37,10 +38,12 @@ from runner.plan import parse_shard, render_plan, select_gates, select_shard
 from runner.platform_check import Check, exit_code_of, render_checks, validate_gates
 from runner.progress import ConsoleProgress
 from runner.providers import open_providers
+from runner.providers.base import Provider
 from runner.reporters import ReportPaths, ReportWriteError, write_reports
 from runner.reporters.github import MAX_JOB_ANNOTATIONS, append_outputs, gate_annotations, step_outputs
 from runner.settings import Config
 from runner.textclean import clean_text, escape_workflow_command, one_line
+from runner.writeback_run import write_back_gates
 
 EXIT_CODES_HELP = """exit codes:
   0    every gate passed
@@ -440,6 +443,8 @@ def _run(
                 # The reports hold the final verdict now: a late signal must not kill the process with
                 # an exit code they do not show (the orchestrator's own handling has just ended).
                 _ignore_late_signals()
+                if verdicts and verdicts[-1].interrupted_by is None:
+                    await _write_back(config, verdicts[-1], providers, env, out)
         except RegateError as exc:
             if verdicts:
                 raise
@@ -463,6 +468,29 @@ def _run(
     if write_failed and verdict.exit_code == ExitCode.OK:
         return ExitCode.INCOMPLETE  # a green step without its reports would hide the evidence
     return verdict.exit_code
+
+
+WRITE_BACK_TIMEOUT = 120.0  # seconds: write-back runs after the verdict, with signals ignored
+
+
+async def _write_back(
+    config: Config, verdict: Verdict, providers: Mapping[str, Provider], env: dict[str, str], out: _Output
+) -> None:
+    """The opt-in write-back of the gates that ask for it; failures warn, the verdict stays as it is."""
+    if not any(getattr(gate, "write_back", None) for gate in config.gates):
+        return
+    with anyio.move_on_after(WRITE_BACK_TIMEOUT):
+        ci = run_context(env, datetime.now(UTC))
+        for report in await write_back_gates(config, verdict, providers, ci, secrets=secret_values(config)):
+            out.stderr.write(escape_workflow_command(f"regate: {one_line(report.summary(), 500)}") + "\n")
+            for failure in report.failures:
+                line = f"regate: warning: write-back {report.gate}: {one_line(failure, 500)}"
+                out.stderr.write(escape_workflow_command(line) + "\n")
+        out.stderr.flush()
+        return
+    out.stderr.write(
+        f"regate: warning: write-back stopped after {WRITE_BACK_TIMEOUT:.0f}s: some writes missing\n"
+    )
 
 
 def _github_native(verdict: Verdict, paths: ReportPaths, env: dict[str, str], out: _Output) -> None:

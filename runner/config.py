@@ -67,6 +67,7 @@ from urllib.parse import urlsplit
 from runner.config_baseline import read_baseline, read_statistics
 from runner.config_freeplay import run_context
 from runner.config_gates import read_gates
+from runner.config_writeback import read_write_back
 from runner.configfields import Fields, Section, describe, did_you_mean, shown
 from runner.durations import format_duration, parse_duration
 from runner.errors import ConfigError
@@ -102,6 +103,7 @@ DEFAULTS_KEYS = (
     "thresholds",
     "baseline",
     "statistics",
+    "write_back",
 )
 POLL_KEYS = ("initial", "max", "multiplier", "heartbeat")
 RETRY_KEYS = ("attempts", "base", "max", "budget", "max_retry_after")
@@ -431,6 +433,7 @@ def _defaults(fields: Fields, top: Section, base_dir: str) -> Defaults:
             fields, d.get("baseline"), d.sub("baseline"), None, base_dir=base_dir, in_gate=False
         ),
         statistics=read_statistics(fields, d.get("statistics"), d.sub("statistics"), base.statistics),
+        write_back=read_write_back(fields, d.get("write_back"), d.sub("write_back"), None),
     )
 
 

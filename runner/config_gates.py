@@ -36,6 +36,7 @@ from typing import TypeVar
 
 from runner.config_baseline import gate_comparison
 from runner.config_freeplay import FREEPLAY_KEYS, read_freeplay_gate
+from runner.config_writeback import read_write_back
 from runner.configfields import (
     FAIL_CLOSED,
     Fields,
@@ -77,7 +78,7 @@ COMMON_KEYS = (
     *("name", "provider", "agent", "mode", "timeout", "thresholds"),
     *("labels", "blocking", "baseline", "statistics"),  # every provider's gates take these
 )
-GATE_KEYS = COMMON_KEYS + tuple(MODE_KEYS)
+GATE_KEYS = (*COMMON_KEYS, *MODE_KEYS, "write_back")  # write_back: Cekura only (runs-external, test sets)
 SELECTORS = ("scenarios", "tags", "folder")
 FREQUENCY_CAPPED = frozenset({M.WEBSOCKET, M.PIPECAT, M.LIVEKIT, M.EMAIL})  # "integer 1-100" endpoints
 JSON_CHANNELS = ("voice", "text", "elevenlabs", "livekit_v2", "pipecat_v2")
@@ -272,6 +273,9 @@ class _Gate:
             labels=gate_labels(s),
             blocking=gate_blocking(s),
             **gate_comparison(f, s, self.defaults, self.base_dir, thresholds),
+            write_back=read_write_back(
+                f, s.get("write_back"), self.sub("write_back"), self.defaults.write_back
+            ),
         )
 
     def _opt(self, read: Callable[[Node, str], T], name: str, default: D) -> T | D:

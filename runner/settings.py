@@ -131,6 +131,19 @@ class BaselineSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class WriteBackSpec:
+    """``write_back:`` (Cekura gates): annotate the gate's runs and promote runs into test sets after the
+    verdict (``runner.writeback``). Opt-in; its failures are reported and never change the verdict."""
+
+    annotate: bool = True
+    evaluation_status: bool = False  # also write success/failure from each run's outcome
+    mark_reviewed: bool | None = None  # None: is_reviewed untouched
+    promote: str | None = None  # "failed" | "all": promote those runs into test sets
+    metrics: tuple[tuple[int, float | str | bool | None], ...] = ()  # (metric id, expected value)
+    project: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Defaults:
     timeout: float = 1800.0  # per-gate deadline, seconds
     overall_timeout: float | None = None  # whole run; None = sum is bounded only by gate timeouts
@@ -141,6 +154,7 @@ class Defaults:
     thresholds: Thresholds = field(default_factory=Thresholds)
     baseline: BaselineSpec | None = None
     statistics: Statistics = field(default_factory=Statistics)
+    write_back: WriteBackSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +217,7 @@ class CekuraGate:
     spec_json: str | None = None  # json mode: the test-suite spec, serialised JSON (loaded from file/inline)
     channel: str | None = None  # json mode channel
     provider: str = "cekura"
+    write_back: WriteBackSpec | None = None  # over defaults.write_back
     labels: tuple[str, ...] = ()  # for --label selection (``tags`` already selects Cekura scenarios)
     blocking: bool = True  # False: reported (as a warning) but never fails the step
     baseline: BaselineSpec | None = None  # merged over defaults.baseline

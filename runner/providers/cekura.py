@@ -7,10 +7,16 @@
 - The start POST places billed calls: only failures that prove the request was not processed (could not
   connect, 408, 429) are raised as retryable; anything else is ``StartOutcomeUnknown``, and the
   orchestrator looks the result up by its unique name instead of sending the POST again.
+- Write-back (``runner.writeback``): ``get_run``/``get_runs`` read a run's review fields, ``update_run``
+  PATCHes only the writable fields of §A10, ``create_test_set_from_run`` promotes a run (§A11). Both
+  writes are idempotent on the platform (PATCH replaces; create_from_run returns the existing set), so
+  they are plain calls, not ``creates``.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -20,10 +26,29 @@ from runner.model import ResultSnapshot, TargetResult, TestCase
 from runner.providers.base import StartedResult
 from runner.providers.cekura_map import map_result, normalise_status
 from runner.providers.cekura_payloads import build_start, has_reference, result_name
+from runner.providers.cekura_runs import (
+    CREATE_FROM_RUN,
+    RUNS,
+    RunReview,
+    TestSetRef,
+    check_create_from_run,
+    check_run_update,
+    map_run_review,
+    map_runs,
+    map_test_set,
+)
 from runner.providers.http import JsonApi
 from runner.settings import CekuraGate, GateSpec, Secret
 
 RESULTS = "/test_framework/v1/results/"
+_RUN_ID = re.compile(r"[0-9]{1,30}")
+
+
+def _run_id(run_id: str) -> str:
+    """A run id that is safe in a path; anything else is a bug in the caller."""
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+        raise ValueError(f"not a Cekura run id: {run_id!r}")
+    return run_id
 
 
 def describe_drf_error(body: Any) -> str:
@@ -132,6 +157,40 @@ class CekuraProvider:
         )
         link = data.get("shareable_link") if isinstance(data, dict) else None
         return link if isinstance(link, str) and link.startswith(("https://", "http://")) else None
+
+    async def get_run(self, run_id: str) -> RunReview:
+        """``GET runs-external/{id}/``: the run's current review fields (feedback, evaluation_status, ...)."""
+        data = await self._call("GET", f"{RUNS}{_run_id(run_id)}/")
+        review = map_run_review(data)
+        if review.run_id != run_id:
+            raise ProtocolError(f"asked for run {run_id}, got run {review.run_id}")
+        return review
+
+    async def get_runs(self, run_ids: Sequence[str]) -> dict[str, RunReview]:
+        """``GET runs-external/bulk/``: many runs in one request, by id; ids the platform does not return
+        are absent. The ids go as ``run_ids`` and ``ids`` alike (§C-6: the docs and the SDK disagree)."""
+        wanted = [_run_id(run_id) for run_id in run_ids]
+        if not wanted:
+            return {}
+        joined = ",".join(wanted)
+        data = await self._call("GET", f"{RUNS}bulk/", params={"run_ids": joined, "ids": joined})
+        keep = set(wanted)
+        return {run_id: review for run_id, review in map_runs(data).items() if run_id in keep}
+
+    async def update_run(self, run_id: str, fields: Mapping[str, object]) -> RunReview:
+        """``PATCH runs-external/{id}/`` with writable fields only (a TypeError otherwise: a bug guard);
+        the answer is the whole run, read back."""
+        body = check_run_update(fields)
+        data = await self._call("PATCH", f"{RUNS}{_run_id(run_id)}/", body=body)
+        review = map_run_review(data)
+        if review.run_id != run_id:
+            raise ProtocolError(f"updated run {run_id}, got run {review.run_id}")
+        return review
+
+    async def create_test_set_from_run(self, body: Mapping[str, object]) -> TestSetRef:
+        """``POST test-sets/create_from_run/``: the run's test set, created or (if it exists) returned."""
+        data = await self._call("POST", CREATE_FROM_RUN, body=check_create_from_run(body))
+        return map_test_set(data)
 
     async def cancel(self, started: StartedResult) -> None:
         await self._call("POST", f"{RESULTS}{started.result_id}/end_calls/")

@@ -164,6 +164,8 @@ class SimApp:
             "faults": dict(sorted(self.faults.injected.items())),
             "results": len(self.state.results),
             "runs": len(self.state.runs),
+            "run_updates": len(self.state.run_updates),
+            "test_sets": len(self.state.test_sets),
             "test_runs": len(self.freeplay.state.runs),
             "clock": round(self.state.now(), 3),
         }

@@ -146,6 +146,7 @@ class SimState:
         self.results: dict[int, ResultRecord] = {}
         self.runs: dict[int, RunRecord] = {}
         self.test_sets: dict[int, TestSet] = {}  # by run id
+        self.run_updates: list[tuple[int, Mapping[str, Any]]] = []  # every PATCH applied, in order
         self.adhoc: dict[int, Scenario] = {}  # scenarios created by run_scenarios_json
         self._adhoc_keys: dict[tuple[int, str], int] = {}
         self._adhoc_refs: dict[int, str] = {}  # ad-hoc scenario id -> "json:<agent>:<key>", order-free
@@ -286,6 +287,8 @@ class SimState:
         return self.create_result(self.results[result_id].spec)
 
     def patch_run(self, run_id: int, changes: Mapping[str, Any]) -> RunRecord:
+        """Apply a validated PATCH (fields are replaced, as the platform does) and log it."""
+        self.run_updates.append((run_id, dict(changes)))
         run = self.runs[run_id]
         run = replace(run, overrides={**run.overrides, **changes})
         self.runs[run_id] = run

@@ -36,7 +36,10 @@ def judging_of(config: Config, baselines: Mapping[str, BaselineData]) -> dict[st
     """How each gate is judged: blocking or not, its statistics, and its baseline (None: not loaded yet)."""
     return {
         gate.name: Judging(
-            blocking=gate.blocking, statistics=gate.statistics, baseline=baselines.get(gate.name)
+            blocking=gate.blocking,
+            statistics=gate.statistics,
+            baseline=baselines.get(gate.name),
+            flaky=getattr(gate, "flaky", "pass"),  # Freeplay gates have no retries
         )
         for gate in config.gates
     }

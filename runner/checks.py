@@ -67,7 +67,9 @@ class Tally:
     def breakdown(self) -> str:
         """``2 failed, 1 infra error`` (empty when every run has a verdict and passed)."""
         failed, infra = self.counts[RunOutcome.FAILED], self.counts[RunOutcome.INFRA_ERROR]
-        return ", ".join([f"{failed} failed"] * bool(failed) + [plural(infra, "infra error")] * bool(infra))
+        flaky = sum(run.flaky for run in self.runs)
+        parts = [f"{failed} failed"] * bool(failed) + [plural(infra, "infra error")] * bool(infra)
+        return ", ".join(parts + [f"{flaky} flaky (failed, then passed on retry)"] * bool(flaky))
 
 
 def server_suite(snapshot: ResultSnapshot | None) -> bool:

@@ -78,11 +78,19 @@ COMMON_KEYS = (
     *("name", "provider", "agent", "mode", "timeout", "thresholds"),
     *("labels", "blocking", "baseline", "statistics"),  # every provider's gates take these
 )
-GATE_KEYS = (*COMMON_KEYS, *MODE_KEYS, "write_back")  # write_back: Cekura only (runs-external, test sets)
+GATE_KEYS = (
+    *COMMON_KEYS,
+    *MODE_KEYS,
+    "write_back",
+    "retries",
+    "flaky",
+)  # write_back: Cekura only (runs-external, test sets)
 SELECTORS = ("scenarios", "tags", "folder")
 FREQUENCY_CAPPED = frozenset({M.WEBSOCKET, M.PIPECAT, M.LIVEKIT, M.EMAIL})  # "integer 1-100" endpoints
 JSON_CHANNELS = ("voice", "text", "elevenlabs", "livekit_v2", "pipecat_v2")
 PROVIDERS = ("cekura", "freeplay")
+FLAKY = ("pass", "fail")  # what a scenario that failed and then passed on retry counts as
+MAX_RETRIES = 3
 CEKURA_THRESHOLDS = ("success_rate", "max_failed_runs", "max_infra_errors", "metrics")
 T = TypeVar("T")
 D = TypeVar("D")
@@ -276,11 +284,27 @@ class _Gate:
             write_back=read_write_back(
                 f, s.get("write_back"), self.sub("write_back"), self.defaults.write_back
             ),
+            retries=self._retries(),
+            flaky=self._opt(lambda n, p: f.choice(n, p, FLAKY, what="flaky policy"), "flaky", "pass"),
         )
 
     def _opt(self, read: Callable[[Node, str], T], name: str, default: D) -> T | D:
         node = self.get(name)
         return default if node is None else read(node, self.sub(name))
+
+    def _retries(self) -> int:
+        node = self.get("retries")
+        if node is None:
+            return 0
+        retries = self.fields.integer(node, self.sub("retries"), minimum=0, maximum=MAX_RETRIES)
+        if retries and self.mode is M.JSON:
+            self.fields.fail(
+                node,
+                self.sub("retries"),
+                "retries re-run failed scenarios by id, which a tests-as-code spec run does not have",
+                hint="remove retries, or raise frequency in the spec",
+            )
+        return retries
 
     def _check_selectors(self) -> None:
         f, s, mode = self.fields, self.s, self.mode

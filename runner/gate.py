@@ -71,6 +71,7 @@ from runner.checks import (
     suite_check,
     summary_line,
 )
+from runner.flaky import apply_retries
 from runner.model import (
     CheckResult,
     CheckStatus,
@@ -124,6 +125,7 @@ class Judging:
     blocking: bool = True
     statistics: Statistics = field(default_factory=Statistics)
     baseline: Baseline | MissingBaseline | None = None
+    flaky: str = "pass"  # what a run that failed and whose scenario passed on retry counts as
 
 
 def _plan(thresholds: Thresholds, snapshot: ResultSnapshot | None, judging: Judging) -> list[_Plan]:
@@ -296,7 +298,8 @@ def evaluate_gate(
     """Judge one gate (see the module docstring for the table)."""
     judging = judging or Judging()
     snapshot = execution.snapshot
-    tally = Tally.of(name_runs(snapshot.runs if snapshot is not None else ()))
+    named = name_runs(snapshot.runs if snapshot is not None else ())
+    tally = Tally.of(apply_retries(named, execution.retries, judging.flaky))
     plans = _plan(thresholds, snapshot, judging)
     blocker = _blocker(execution, tally)
     if blocker is None and snapshot is not None:

@@ -50,7 +50,7 @@ def _run(d: Mapping[str, Any]) -> RunVerdict:
         expected_outcome_score=d["expected_outcome_score"], duration_s=d["duration_s"],
         transcript=d["transcript"], url=d["url"],
     )  # fmt: skip
-    return RunVerdict(record, RunOutcome(d["outcome"]), d["name"])
+    return RunVerdict(record, RunOutcome(d["outcome"]), d["name"], flaky=d.get("flaky", False) is True)
 
 
 def _snapshot(d: Mapping[str, Any], runs: tuple[RunRecord, ...]) -> ResultSnapshot:
@@ -92,8 +92,11 @@ def _gate(d: Mapping[str, Any]) -> GateVerdict:
         else GateFailure(FailureKind(e["failure"]["kind"]), e["failure"]["message"])
     )
     snapshot = None if e["result"] is None else _snapshot(e["result"], tuple(r.record for r in runs))
+    retries = tuple(
+        _snapshot(r, tuple(_run(run).record for run in r["runs"])) for r in e.get("retries") or ()
+    )
     execution = GateExecution(e["gate"], e["provider"], e["target"], snapshot, failure, e["duration_s"],
-                              e["share_url"])  # fmt: skip
+                              e["share_url"], retries)  # fmt: skip
     checks = tuple(_check(c) for c in d["checks"])
     return GateVerdict(
         d["name"],

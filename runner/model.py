@@ -173,6 +173,7 @@ class GateExecution:
     failure: GateFailure | None
     duration_s: float
     share_url: str | None = None
+    retries: tuple[ResultSnapshot, ...] = ()  # re-runs of the failed scenarios (retries: N), in order
 
 
 class CheckStatus(StrEnum):
@@ -213,6 +214,7 @@ class RunVerdict:
     record: RunRecord
     outcome: RunOutcome
     name: str  # unique within the gate and stable across runs: "<scenario> [<personality>] #NN"
+    flaky: bool = False  # failed, and its scenario passed on retry (runner.flaky)
 
 
 class GateStatus(StrEnum):

@@ -21,10 +21,12 @@ import signal
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Protocol, TypeVar
 
 import anyio
 
+from runner.aggregates import plural
 from runner.case_runner import execute_cases
 from runner.clock import Clock
 from runner.durations import format_duration
@@ -37,11 +39,14 @@ from runner.errors import (
     StartOutcomeUnknown,
     TransientError,
 )
+from runner.flaky import retry_spec, still_failing
 from runner.model import FailureKind, GateExecution, GateFailure, ResultSnapshot, RunRecord
 from runner.polling import PollGaveUp, PollTimeout, poll_until_terminal
 from runner.providers.base import Provider, StartedResult
 from runner.retry import ProviderPause, RetryBudget, call_with_retry
-from runner.settings import Config, Defaults, FreeplayGate, GateSpec
+from runner.runs import name_runs
+from runner.settings import CekuraGate, Config, Defaults, FreeplayGate, GateSpec
+from runner.textclean import one_line
 
 log = logging.getLogger("regate.orchestrator")
 T = TypeVar("T")
@@ -88,6 +93,9 @@ class _GateState:
     t1: float | None = None
     finished: bool = False
     remote_ended: bool = False
+    retries: list[ResultSnapshot] = field(default_factory=list)  # finished re-runs of failed scenarios
+    retry_started: StartedResult | None = None  # the re-run in flight, if any (ended like the result)
+    retry_last: ResultSnapshot | None = None
 
     def execution(self, now: float, interrupted_by: str | None) -> GateExecution:
         failure = self.failure
@@ -105,6 +113,7 @@ class _GateState:
             failure=failure,
             duration_s=max(0.0, end - self.t0) if self.t0 is not None else 0.0,
             share_url=self.share_url,
+            retries=tuple(self.retries),
         )
 
 
@@ -147,18 +156,22 @@ def _failure(exc: BaseException) -> GateFailure:
 
 
 async def _end_remote(state: _GateState, provider: Provider) -> None:
-    """Best effort: stop in-flight calls of a result that will not be waited for any more."""
-    if state.started is None or state.remote_ended:
+    """Best effort: stop in-flight calls of a result (or of a re-run) that will not be waited for any more."""
+    if state.remote_ended:
         return
-    if state.last is not None and state.last.terminal:
-        return
+    pending = [
+        started
+        for started, last in ((state.started, state.last), (state.retry_started, state.retry_last))
+        if started is not None and not (last is not None and last.terminal)
+    ]
     state.remote_ended = True
-    try:
-        await provider.cancel(state.started)
-    except ProviderError as exc:
-        log.warning("could not end the calls of result %s: %s", state.started.result_id, exc.message)
-    except Exception:  # a bug here must not lose the verdict that is already written
-        log.warning("could not end the calls of result %s", state.started.result_id, exc_info=True)
+    for started in pending:
+        try:
+            await provider.cancel(started)
+        except ProviderError as exc:
+            log.warning("could not end the calls of result %s: %s", started.result_id, exc.message)
+        except Exception:  # a bug here must not lose the verdict that is already written
+            log.warning("could not end the calls of result %s", started.result_id, exc_info=True)
 
 
 @dataclass(slots=True)
@@ -181,8 +194,7 @@ class _Retrier:
         )  # fmt: skip
 
 
-async def _start(state: _GateState, provider: Provider, retried: _Retrier) -> StartedResult:
-    spec = state.spec
+async def _start(spec: GateSpec, provider: Provider, retried: _Retrier) -> StartedResult:
     reference = uuid.uuid4().hex[:12]
     try:
         return await retried(lambda: provider.start(spec, reference))
@@ -215,6 +227,53 @@ async def _start(state: _GateState, provider: Provider, retried: _Retrier) -> St
     )
 
 
+async def _retry_failed(
+    state: _GateState,
+    spec: CekuraGate,
+    provider: Provider,
+    shared: _Shared,
+    retried: _Retrier,
+    deadline: float,
+) -> None:
+    """Re-run the scenarios with a failed run, up to ``spec.retries`` times (``runner.flaky``). The result
+    is final already: a re-run that cannot finish (deadline, platform errors) ends the retries with a
+    note, and the gate is judged on what finished."""
+    assert state.last is not None  # noqa: S101 - the caller checked it
+    for attempt in range(1, spec.retries + 1):
+        ids = still_failing(name_runs(state.last.runs), state.retries)
+        if not ids:
+            return
+        what = f"retry {attempt}/{spec.retries} of {plural(len(ids), 'failed scenario')} ({', '.join(ids)})"
+        shared.events.note(spec, f"{what}: starting")
+        state.retry_started, state.retry_last = None, None
+        try:
+            started = state.retry_started = await _start(retry_spec(spec, ids), provider, retried)
+
+            def on_snapshot(snapshot: ResultSnapshot) -> None:
+                state.retry_last = snapshot
+
+            await poll_until_terminal(
+                partial(provider.poll, started),
+                poll=shared.defaults.poll, retry=shared.defaults.retry, budget=retried.budget,
+                clock=shared.clock, rng=shared.rng, deadline=deadline, pause=retried.pause,
+                on_snapshot=on_snapshot, on_retry=retried.on_retry,
+            )  # fmt: skip
+        except (ProviderError, DeadlineExceeded) as exc:
+            shared.events.note(
+                spec, f"{what}: not finished ({one_line(exc.message, 200)}); judged without it"
+            )
+            with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
+                await _end_remote(state, provider)
+            return
+        if state.retry_last is None or not state.retry_last.succeeded:
+            status = state.retry_last.status if state.retry_last is not None else "unknown"
+            shared.events.note(spec, f"{what}: ended {status}; judged without it")
+            return
+        state.retries.append(state.retry_last)
+        passed = len(ids) - len(still_failing(name_runs(state.last.runs), state.retries))
+        shared.events.note(spec, f"{what}: {passed} of {len(ids)} passed (flaky)")
+
+
 def _with_cases(snapshot: ResultSnapshot, cases: tuple[RunRecord, ...]) -> ResultSnapshot:
     """A Freeplay snapshot carries criteria; the per-case records come from the target runs."""
     return replace(snapshot, runs=cases, total_runs=len(cases)) if cases else snapshot
@@ -243,7 +302,7 @@ async def _run_gate(state: _GateState, provider: Provider, shared: _Shared) -> N
             prior = shared.auth_failures.get(provider.name)
             if prior is not None:
                 raise AuthError(f"not started: {provider.name} refused the key for gate {prior}")
-            state.started = started = await _start(state, provider, retried)
+            state.started = started = await _start(spec, provider, retried)
             shared.events.gate_started(spec, state.target, started)
             try:
                 state.share_url = await provider.share_link(started)
@@ -260,6 +319,13 @@ async def _run_gate(state: _GateState, provider: Provider, shared: _Shared) -> N
                 rng=shared.rng, deadline=deadline, pause=pause, on_snapshot=on_snapshot,
                 on_retry=retried.on_retry,
             )  # fmt: skip
+            if (
+                isinstance(spec, CekuraGate)
+                and spec.retries
+                and state.last is not None
+                and state.last.succeeded
+            ):
+                await _retry_failed(state, spec, provider, shared, retried, deadline)
         except PollTimeout as exc:
             if exc.last is not None:  # keep the executed test cases (Freeplay) with the last answer
                 state.last = _with_cases(exc.last, state.cases)

@@ -218,6 +218,8 @@ class CekuraGate:
     channel: str | None = None  # json mode channel
     provider: str = "cekura"
     write_back: WriteBackSpec | None = None  # over defaults.write_back
+    retries: int = 0  # re-run the scenarios whose runs failed, up to this many times (a new start each)
+    flaky: str = "pass"  # a failed run whose scenario passed on retry counts as: "pass" | "fail"
     labels: tuple[str, ...] = ()  # for --label selection (``tags`` already selects Cekura scenarios)
     blocking: bool = True  # False: reported (as a warning) but never fails the step
     baseline: BaselineSpec | None = None  # merged over defaults.baseline

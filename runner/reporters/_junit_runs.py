@@ -63,8 +63,12 @@ def run_case(gate_name: str, run: RunVerdict, gate_url: str | None, provider: st
     freeplay = provider.strip().lower() == FREEPLAY
     name = one_line(run.name, NAME_LIMIT) or one_line(record.scenario, NAME_LIMIT) or "run"
     case = Case(classname=f"regate.runs.{gate_name}", name=name, time=record.duration_s)
+    if run.flaky:
+        # Failed, then its scenario passed on retry: visible either way; a failure only under flaky: fail.
+        why = "; ".join(one_line(r) for r in record.reasons[:MAX_REASONS] if one_line(r))
+        case.stdout = one_line(f"flaky: this run failed and its scenario passed on retry. {why}", 2000)
     if run.outcome == RunOutcome.PASSED:
-        if freeplay and record.transcript:
+        if freeplay and record.transcript and not run.flaky:
             case.stdout = "output (excerpt):\n" + excerpt(record.transcript, *_PASSED_OUTPUT)
         return case
     reasons = [one_line(r) for r in record.reasons[:MAX_REASONS] if one_line(r)]

@@ -29,6 +29,7 @@ from runner.model import (
     Verdict,
 )
 from runner.reporters._format import exit_meaning, finite_or_none, result_url, run_counts
+from runner.runs import name_runs
 from runner.textclean import clean_text, excerpt
 
 __all__ = ["SCHEMA_VERSION", "TOOL_NAME", "render_json", "verdict_to_dict"]
@@ -89,6 +90,7 @@ def _gate(gate: GateVerdict) -> JSONObject:
         "target": gate.target,
         "status": gate.status.value,
         "blocking": gate.blocking,
+        "flaky_scenarios": sorted({run.record.scenario for run in gate.runs if run.flaky}),
         "reasons": list(gate.reasons),
         "result_url": result_url(gate),
         "run_outcomes": {outcome.value: counts[outcome] for outcome in RunOutcome},
@@ -109,6 +111,12 @@ def _execution(execution: GateExecution) -> JSONObject:
         "failure": None if failure is None else {"kind": failure.kind.value, "message": failure.message},
         # The snapshot's runs are not repeated here: they are the records inside ``runs`` of the gate.
         "result": None if execution.snapshot is None else _snapshot(execution.snapshot),
+        # re-runs of the failed scenarios (retries: N): each with its own runs, which the gate's runs do not
+        # repeat (a run of the gate that failed and passed here is marked "flaky" there)
+        "retries": [
+            {**_snapshot(retry), "runs": [_run(run) for run in name_runs(retry.runs)]}
+            for retry in execution.retries
+        ],
     }
 
 
@@ -166,6 +174,7 @@ def _run(run: RunVerdict) -> JSONObject:
     return {
         "name": run.name,
         "outcome": run.outcome.value,
+        "flaky": run.flaky,
         "run_id": record.run_id,
         "scenario": record.scenario,
         "scenario_id": record.scenario_id,

@@ -156,6 +156,8 @@ def _properties(gate: GateVerdict) -> dict[str, str]:
         "runs_failed": _count_text(snapshot.failed_runs if snapshot else None, counts[RunOutcome.FAILED]),
         "gate_status": gate.status.value,
         "blocking": None if gate.blocking else "false",
+        "flaky_scenarios": ", ".join(sorted({r.record.scenario for r in gate.runs if r.flaky})) or None,
+        "retry_results": ", ".join(r.result_id for r in gate.execution.retries) or None,
     }
     if snapshot is not None and snapshot.verdict_expected and not gate.runs:
         # A suite run the platform executed itself lists no test cases: no counts of ours to show.

@@ -86,6 +86,18 @@ def _heading(verdict: Verdict) -> list[str]:
         lines.append("**Runner errors:**")
         lines += [f"- ⚠️ {escape_cell(error, 500)}" for error in verdict.runner_errors]
         lines.append("")
+    for gate in verdict.gates:
+        flaky = sorted({run.record.scenario for run in gate.runs if run.flaky})
+        if flaky:
+            counted = (
+                "passed" if all(r.outcome is RunOutcome.PASSED for r in gate.runs if r.flaky) else "failed"
+            )
+            names = escape_cell(", ".join(flaky), 300)
+            lines += [
+                f"⚠️ {escape_cell(gate.name, 100)}: {len(flaky)} flaky scenario(s), failed and then passed on"
+                f" retry ({names}); counted as {counted}.",
+                "",
+            ]
     advisory = [gate.name for gate in verdict.gates if gate.advisory_failure]
     if advisory:
         names = escape_cell(", ".join(advisory), 300)

@@ -142,3 +142,24 @@ def test_on_the_simulator_flaky_scenarios_pass_or_fail_per_the_policy_and_are_re
         assert len(props["smoke.retry_results"].split(", ")) == len(retries)
         outs = [e.text or "" for e in junit.iter("system-out")]
         assert sum("flaky: this run failed and its scenario passed on retry" in text for text in outs) == 3
+
+
+def test_a_cancel_during_a_retry_ends_the_retrys_calls_and_not_the_finished_results() -> None:
+    """The result is final (nothing to end); the re-run in flight is ended like any unfinished result."""
+    import anyio
+
+    from runner.orchestrator import _end_remote, _GateState
+    from runner.providers.base import StartedResult
+
+    ended: list[str] = []
+
+    class Provider:
+        async def cancel(self, started: StartedResult) -> None:
+            ended.append(started.result_id)
+
+    state = _GateState(spec("g"), "agent 101")
+    state.started, state.last = StartedResult("1001", "pending", 8, None), snapshot(run("1", False))
+    state.retry_started = StartedResult("1002", "pending", 1, None)
+    state.retry_last = ResultSnapshot("1002", "running", False, False)
+    anyio.run(_end_remote, state, Provider())  # type: ignore[arg-type]
+    assert ended == ["1002"]

@@ -20,8 +20,9 @@ from dataclasses import replace
 from runner.model import ResultSnapshot, RunOutcome, RunVerdict
 from runner.runs import name_runs
 from runner.settings import CekuraGate, ScenarioRef
+from runner.stats import unstable
 
-__all__ = ["apply_retries", "failed_scenarios", "retry_spec"]
+__all__ = ["apply_retries", "failed_scenarios", "retry_spec", "unstable_scenarios"]
 
 
 def failed_scenarios(runs: Sequence[RunVerdict]) -> tuple[str, ...]:
@@ -68,3 +69,13 @@ def apply_retries(
         else run
         for run in runs
     )
+
+
+def unstable_scenarios(runs: Sequence[RunVerdict]) -> tuple[str, ...]:
+    """Scenarios that both passed and failed in this result (``runner.stats.unstable``), by name, sorted:
+    the noisy ones, worth a look before trusting any single night."""
+    outcomes: dict[str, list[bool]] = {}
+    for run in runs:
+        if run.outcome in (RunOutcome.PASSED, RunOutcome.FAILED):
+            outcomes.setdefault(run.record.scenario, []).append(run.outcome is RunOutcome.PASSED)
+    return tuple(sorted(name for name, seen in outcomes.items() if unstable(seen)))

@@ -163,3 +163,19 @@ def test_a_cancel_during_a_retry_ends_the_retrys_calls_and_not_the_finished_resu
     state.retry_last = ResultSnapshot("1002", "running", False, False)
     anyio.run(_end_remote, state, Provider())  # type: ignore[arg-type]
     assert ended == ["1002"]
+
+
+def test_a_scenario_that_both_passed_and_failed_is_unstable_and_reported_so() -> None:
+    from runner.flaky import unstable_scenarios
+    from runner.reporters.json_report import render_json
+    from runner.reporters.markdown import render_markdown
+    from tests.reporters import factories as f
+
+    runs = judged(
+        run("1", True), run("1", False), run("2", False), run("3", True), run("4", None, infra=True)
+    )
+    assert unstable_scenarios(runs) == ("scenario 1",)
+    verdict = f.v_regression()  # its "Refund request" runs passed and failed
+    assert "〰️ support-agent: unstable (both passed and failed): Refund request" in render_markdown(verdict)
+    gates = json.loads(render_json(verdict))["gates"]
+    assert [g["unstable_scenarios"] for g in gates] == [["Refund request"], ["Refund request"]]  # both gates

@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from runner.flaky import unstable_scenarios
 from runner.model import (
     CheckResult,
     CriterionSummary,
@@ -91,6 +92,7 @@ def _gate(gate: GateVerdict) -> JSONObject:
         "status": gate.status.value,
         "blocking": gate.blocking,
         "flaky_scenarios": sorted({run.record.scenario for run in gate.runs if run.flaky}),
+        "unstable_scenarios": list(unstable_scenarios(gate.runs)),  # both passed and failed
         "reasons": list(gate.reasons),
         "result_url": result_url(gate),
         "run_outcomes": {outcome.value: counts[outcome] for outcome in RunOutcome},

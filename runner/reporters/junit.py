@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
+from runner.flaky import unstable_scenarios
 from runner.model import (
     CheckResult,
     CheckStatus,
@@ -158,6 +159,7 @@ def _properties(gate: GateVerdict) -> dict[str, str]:
         "blocking": None if gate.blocking else "false",
         "flaky_scenarios": ", ".join(sorted({r.record.scenario for r in gate.runs if r.flaky})) or None,
         "retry_results": ", ".join(r.result_id for r in gate.execution.retries) or None,
+        "unstable_scenarios": ", ".join(unstable_scenarios(gate.runs)) or None,
     }
     if snapshot is not None and snapshot.verdict_expected and not gate.runs:
         # A suite run the platform executed itself lists no test cases: no counts of ours to show.

@@ -17,6 +17,7 @@ import re
 from urllib.parse import quote, urlsplit
 
 from runner.evaluations import criterion_of, describe_criterion
+from runner.flaky import unstable_scenarios
 from runner.model import CheckResult, CheckStatus, ExitCode, GateStatus, GateVerdict, RunOutcome, Verdict
 from runner.reporters._format import exit_meaning, format_rate, result_url, run_counts, verdict_symbol
 from runner.stats import wilson_interval
@@ -87,6 +88,10 @@ def _heading(verdict: Verdict) -> list[str]:
         lines += [f"- ⚠️ {escape_cell(error, 500)}" for error in verdict.runner_errors]
         lines.append("")
     for gate in verdict.gates:
+        unstable = unstable_scenarios(gate.runs)
+        if unstable:
+            names = escape_cell(", ".join(unstable), 300)
+            lines += [f"〰️ {escape_cell(gate.name, 100)}: unstable (both passed and failed): {names}", ""]
         flaky = sorted({run.record.scenario for run in gate.runs if run.flaky})
         if flaky:
             counted = (

@@ -26,7 +26,14 @@ from runner.settings import OnMissing, Statistics
 from runner.stats import DropDecision, Mode, decide_drop, decide_rate, unstable, wilson_interval
 from runner.threshold_types import Aggregate, ChangeCheck, ChangeUnit, Comparison, Direction, MetricCheck, Op
 
-__all__ = ["Baseline", "MissingBaseline", "change_check", "confident_rate_check", "scenario_lines"]
+__all__ = [
+    "Baseline",
+    "MissingBaseline",
+    "change_check",
+    "confident_metric_rate_check",
+    "confident_rate_check",
+    "scenario_lines",
+]
 
 _TRUSTED = (RunOutcome.PASSED, RunOutcome.FAILED)
 
@@ -242,5 +249,36 @@ def confident_rate_check(comparison: Comparison, statistics: Statistics, tally: 
         "success_rate", comparison.text, status, summary, run_lines(others),
         observed=passed / total if total else None, observed_text=shown,
         error_type=INCONCLUSIVE_TYPE if status is CheckStatus.INCONCLUSIVE else None,
+    )  # fmt: skip
+    return replace(checked, interval=(decision.interval.low, decision.interval.high))
+
+
+def confident_metric_rate_check(check: MetricCheck, statistics: Statistics, tally: Tally) -> CheckResult:
+    """A metric's ``pass_rate >= X`` / ``rate(...) >= X`` judged on the Wilson bounds, like success_rate."""
+    result = evaluate_metric(check, [(r.name, r.outcome in _TRUSTED, r.record.metrics) for r in tally.runs])
+    if result.problem is not None or result.observed is None:
+        return inconclusive(
+            check.check_id, check.text, result.problem or "no value", result.notes, result.lines
+        )
+    if tally.unknown:
+        return inconclusive(
+            check.check_id, check.text, f"{tally.unknown} of {tally.total} runs have no verdict"
+        )
+    confidence = statistics.confidence or 0.95
+    hits, n = round(result.observed * result.used), result.used
+    decision = decide_rate(
+        hits, n, check.comparison.value, confidence=confidence, min_runs=statistics.min_runs,
+        mode=Mode(statistics.mode.value),
+    )  # fmt: skip
+    status = CheckStatus(decision.status.value)
+    shown = f"{decision.interval.format_percent()} ({hits}/{n} runs)"
+    reason = decision.reason.replace("success rate", check.aggregate.value if check.aggregate else "rate", 1)
+    summary = (
+        f"{check.check_id} {shown} — required {check.text} at {confidence:.0%} confidence,"
+        f" {statistics.mode.value}: {reason}"
+    )
+    checked = make_check(
+        check.check_id, check.text, status, summary, result.lines, observed=result.observed,
+        observed_text=shown, error_type=INCONCLUSIVE_TYPE if status is CheckStatus.INCONCLUSIVE else None,
     )  # fmt: skip
     return replace(checked, interval=(decision.interval.low, decision.interval.high))

@@ -51,7 +51,13 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from runner.aggregates import format_percent, plural
-from runner.change_checks import Baseline, MissingBaseline, change_check, confident_rate_check
+from runner.change_checks import (
+    Baseline,
+    MissingBaseline,
+    change_check,
+    confident_metric_rate_check,
+    confident_rate_check,
+)
 from runner.checks import (
     INCONCLUSIVE_TYPE,
     SUITE_CHECK,
@@ -87,7 +93,7 @@ from runner.model import (
 )
 from runner.runs import name_runs, natural_key
 from runner.settings import Statistics
-from runner.thresholds import Op, Thresholds
+from runner.thresholds import Aggregate, MetricCheck, Op, Thresholds
 
 MAX_REASONS = 10  # "why it failed" lines per gate
 
@@ -148,7 +154,9 @@ def _plan(thresholds: Thresholds, snapshot: ResultSnapshot | None, judging: Judg
             check = _on_runs(partial(count_check, check_id, limit, outcome))
             plans.append(_Plan(check_id, f"<= {limit}", check, per_case=True))
     plans.extend(
-        _Plan(metric.check_id, metric.text, _on_runs(partial(metric_check, metric)), per_case=True)
+        _Plan(
+            metric.check_id, metric.text, _on_runs(_metric_check(metric, judging.statistics)), per_case=True
+        )
         for metric in thresholds.metrics
     )
     plans.extend(
@@ -165,6 +173,17 @@ def _plan(thresholds: Thresholds, snapshot: ResultSnapshot | None, judging: Judg
         for change in thresholds.changes
     )
     return plans or [_Plan("thresholds", "(none)", lambda _s, _t: no_thresholds(), per_case=False)]
+
+
+def _metric_check(metric: MetricCheck, statistics: Statistics) -> Callable[[Tally], CheckResult]:
+    """Rates of a metric are judged on their Wilson bound when ``statistics.confidence`` is set."""
+    rate = metric.aggregate in (Aggregate.PASS_RATE, Aggregate.RATE) and metric.comparison.op in (
+        Op.GE,
+        Op.GT,
+    )
+    if statistics.confidence is not None and rate:
+        return partial(confident_metric_rate_check, metric, statistics)
+    return partial(metric_check, metric)
 
 
 # --- gates ------------------------------------------------------------------------------------------

@@ -452,3 +452,32 @@ def test_on_the_simulator_the_same_agent_with_10_runs_a_side_is_not_significant(
     assert (lenient, strict) == (ExitCode.OK, ExitCode.INCOMPLETE)
     summary = (tmp_path / "l" / "summary.md").read_text(encoding="utf-8")
     assert "### Against the baseline" in summary and "not significantly beyond the allowed 5pp" in summary
+
+
+def test_a_confidence_on_a_metrics_pass_rate_judges_its_wilson_bound_too() -> None:
+    from runner.change_checks import confident_metric_rate_check
+    from runner.threshold_types import Aggregate, MetricCheck
+
+    def greeted(passed: int, failed: int) -> Tally:
+        made = []
+        for i in range(passed + failed):
+            value = MetricValue(
+                "502", "Greeting", MetricKind.BINARY, 1.0 if i < passed else 0.0, passed=i < passed
+            )
+            record = RunRecord(
+                f"r{i}", "Greeting", "201", None, "completed", True, True, False, metrics=(value,)
+            )
+            made.append(RunVerdict(record, RunOutcome.PASSED, f"Greeting #{i:02d}"))
+        return Tally.of(tuple(made))
+
+    check = MetricCheck("Greeting", Aggregate.PASS_RATE, (), Comparison(Op.GE, 0.8, True, ">= 80%"),
+                        "pass_rate >= 80%", "metric.Greeting.pass_rate")  # fmt: skip
+    strict = confident_metric_rate_check(
+        check, Statistics(confidence=0.95, mode=Decide.STRICT), greeted(17, 3)
+    )
+    assert strict.status is CheckStatus.INCONCLUSIVE and "85% [64–95] (17/20 runs)" in strict.summary
+    assert "pass_rate 85% [64–95] over 20 runs" in strict.summary
+    sure = confident_metric_rate_check(
+        check, Statistics(confidence=0.95, mode=Decide.STRICT), greeted(100, 0)
+    )
+    assert sure.status is CheckStatus.PASSED

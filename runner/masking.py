@@ -11,8 +11,8 @@ Values shorter than ``MIN_MASKED`` characters are skipped for the same reason.
 
 from __future__ import annotations
 
-from runner.reporters.github import escape_data
 from runner.settings import Config
+from runner.textclean import escape_data
 
 __all__ = ["MIN_MASKED", "mask_commands", "secret_values"]
 

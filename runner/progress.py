@@ -16,9 +16,8 @@ from runner.errors import TransientError
 from runner.gate import Judging, evaluate_gate
 from runner.model import CheckStatus, GateExecution, GateStatus, GateVerdict, ResultSnapshot, Verdict
 from runner.providers.base import StartedResult
-from runner.reporters.github import escape_data
 from runner.settings import GateSpec
-from runner.textclean import escape_workflow_command, one_line
+from runner.textclean import escape_data, escape_workflow_command, one_line
 
 _MARK = {GateStatus.PASSED: "PASS", GateStatus.FAILED: "FAIL", GateStatus.ERROR: "ERROR"}
 

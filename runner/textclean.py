@@ -124,6 +124,12 @@ def excerpt(s: str, head: int = 1500, tail: int = 1500) -> str:
     return f"{start}\n{ELLIPSIS} [{omitted} characters omitted] {ELLIPSIS}\n{end}"
 
 
+def escape_data(value: str) -> str:
+    """Escape the data of a workflow command (the part after ``::``: an annotation's message, a value to
+    mask, a group's title): ``%``, CR and LF are percent-encoded, as the runner decodes them."""
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
 def escape_workflow_command(line: str) -> str:
     """Make text safe to print to a GitHub Actions log: no line of it can start a workflow command.
 

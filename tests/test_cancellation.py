@@ -21,7 +21,7 @@ from typing import Any
 import anyio
 import pytest
 
-from runner import cli
+from runner import cli, cli_common, cli_run
 from runner.providers.base import StartedResult
 from tests.test_orchestrator import FakeProvider
 
@@ -68,7 +68,7 @@ def run_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, phase: str, sig: in
     config = tmp_path / "c.yaml"
     config.write_text(CONFIG, encoding="utf-8")
     provider = Scripted(phase, sig)
-    real_load = cli.load_config
+    real_load = cli_common.load_config
 
     def load(path: str, env: Mapping[str, str]) -> Any:
         if phase == "config":
@@ -82,16 +82,16 @@ def run_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, phase: str, sig: in
             await anyio.lowlevel.checkpoint()
         yield {"cekura": provider}
 
-    real_write = cli.write_reports
+    real_write = cli_run.write_reports
 
     def write(verdict: Any, paths: Any) -> Any:
         if phase == "report":
             _kill(sig)
         return real_write(verdict, paths)
 
-    monkeypatch.setattr(cli, "load_config", load)
-    monkeypatch.setattr(cli, "open_providers", providers)
-    monkeypatch.setattr(cli, "write_reports", write)
+    monkeypatch.setattr(cli_common, "load_config", load)
+    monkeypatch.setattr(cli_run, "open_providers", providers)
+    monkeypatch.setattr(cli_run, "write_reports", write)
     code = cli.main(["run", str(config), "--out", str(tmp_path / "out"), "--quiet"], env={})
     return code, provider
 

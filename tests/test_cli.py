@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from runner import cli
+from runner import cli, cli_run
 from runner.model import ExitCode
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,7 +46,7 @@ def test_a_bug_exits_4_and_still_leaves_reports_that_say_so(
     async def broken(*args: Any, **kwargs: Any) -> None:
         raise ZeroDivisionError("simulated bug")
 
-    monkeypatch.setattr(cli, "execute", broken)
+    monkeypatch.setattr(cli_run, "execute", broken)
     out = tmp_path / "out"
     code = cli.main(["run", str(REPO / "configs" / "demo.yaml"), "--out", str(out)], env={})
     assert code == ExitCode.INTERNAL
@@ -83,3 +83,32 @@ def test_outside_github_actions_nothing_github_specific_is_printed(
         cli.main(["run", regression, "--out", str(tmp_path / "o"), "--quiet"], env={}) == ExitCode.REGRESSION
     )
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    "command", [["--help"], ["validate", "configs/demo.yaml"], ["plan", "configs/demo.yaml"]]
+)
+def test_help_validate_and_plan_do_not_import_the_heavy_parts(command: list[str]) -> None:
+    """They start fast because httpx, anyio, the reporters and the simulator are imported only by the
+    commands that use them (start-up time itself is measured by benchmarks/, not here)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import contextlib, io, sys\n"
+        "from runner import cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        "    try:\n"
+        f"        cli.main({command!r}, env={{}})\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = ('httpx', 'anyio', 'junit_xml', 'runner.reporters', 'runner.simulator',\n"
+        "         'runner.orchestrator')\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
+    )
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=repo, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""

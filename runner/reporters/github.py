@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from runner.model import GateStatus, RunOutcome, Verdict
-from runner.textclean import clean_text
+from runner.textclean import clean_text, escape_data
 
 __all__ = [
     "MAX_JOB_ANNOTATIONS",
@@ -45,11 +45,6 @@ def append_step_summary(path: Path, markdown: str) -> None:
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
-
-
-def escape_data(value: str) -> str:
-    """Escape an annotation message (the part after ``::``)."""
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def escape_property(value: str) -> str:

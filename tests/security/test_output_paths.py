@@ -194,7 +194,9 @@ def test_no_file_name_comes_from_remote_data(tmp_path: Path) -> None:
 def test_the_report_writer_knows_only_fixed_names() -> None:
     """The CLI's defaults; every other path is the user's (--junit, --json, --markdown)."""
     args = cli.build_parser().parse_args(["run", "c.yaml", "--out", "o"])
-    paths = cli._report_paths(args, {})
+    from runner.cli_common import report_paths
+
+    paths = report_paths(args, {})
     assert (paths.junit, paths.json, paths.markdown) == (
         Path("o/junit.xml"),
         Path("o/report.json"),

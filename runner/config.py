@@ -105,8 +105,8 @@ DEFAULTS_KEYS = (
     "statistics",
     "write_back",
 )
-POLL_KEYS = ("initial", "max", "multiplier", "heartbeat")
-RETRY_KEYS = ("attempts", "base", "max", "budget", "max_retry_after")
+POLL_KEYS = ("initial", "min", "max", "multiplier", "heartbeat")
+RETRY_KEYS = ("attempts", "base", "max", "budget", "max_retry_after", "rate_limit")
 SIM_KEY = "sim-key"  # what the embedded simulator accepts when no api_key is given
 
 
@@ -397,13 +397,16 @@ def _defaults(fields: Fields, top: Section, base_dir: str) -> Defaults:
     multiplier = p0.multiplier
     if (node := poll.get("multiplier")) is not None:
         multiplier = fields.number(node, poll.sub("multiplier"), minimum=1)
+    maximum = duration(poll, "max", p0.maximum)
     poll_policy = PollPolicy(
         initial=duration(poll, "initial", p0.initial),
-        maximum=duration(poll, "max", p0.maximum),
+        maximum=maximum,
+        minimum=duration(poll, "min", min(p0.minimum, maximum)),
         multiplier=multiplier,
         heartbeat=duration(poll, "heartbeat", p0.heartbeat),
     )
     _ordered(fields, poll, "initial", poll_policy.initial, poll_policy.maximum)
+    _ordered(fields, poll, "min", poll_policy.minimum, poll_policy.maximum)
 
     retry = fields.section(d.get("retry"), d.sub("retry"), RETRY_KEYS, line=d.node.line)
     r0 = RetryPolicy()
@@ -418,6 +421,7 @@ def _defaults(fields: Fields, top: Section, base_dir: str) -> Defaults:
         maximum=duration(retry, "max", r0.maximum),
         budget=budget,
         max_retry_after=duration(retry, "max_retry_after", r0.max_retry_after),
+        rate_limit=_rate_limit(fields, retry, r0.rate_limit),
     )
     _ordered(fields, retry, "base", retry_policy.base, retry_policy.maximum)
 
@@ -435,6 +439,16 @@ def _defaults(fields: Fields, top: Section, base_dir: str) -> Defaults:
         statistics=read_statistics(fields, d.get("statistics"), d.sub("statistics"), base.statistics),
         write_back=read_write_back(fields, d.get("write_back"), d.sub("write_back"), None),
     )
+
+
+def _rate_limit(fields: Fields, retry: Section, default: float | None) -> float | None:
+    """``retry.rate_limit``: requests per second to one provider; ``null`` lifts the ceiling."""
+    if "rate_limit" not in retry:
+        return default
+    node = retry.get("rate_limit")
+    if node is None or _is_null(node):
+        return None
+    return fields.number(node, retry.sub("rate_limit"), above=0)
 
 
 def _ordered(fields: Fields, section: Section, low: str, low_value: float, high_value: float) -> None:

@@ -132,7 +132,7 @@ class _Shared:
         if provider not in self.pauses:
             retry = self.defaults.retry
             self.pauses[provider] = ProviderPause(
-                threshold=retry.breaker_threshold, cooldown=retry.breaker_cooldown
+                threshold=retry.breaker_threshold, cooldown=retry.breaker_cooldown, rate=retry.rate_limit
             )
         return self.pauses[provider]
 

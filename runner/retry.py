@@ -80,7 +80,13 @@ class RetryBudget:
 
 
 class ProviderPause:
-    """Provider-wide flow control shared by all its gates: the 429 pause and a circuit breaker.
+    """Provider-wide flow control shared by all its gates: a request-rate ceiling, the 429 pause and a
+    circuit breaker.
+
+    Rate: at most ``rate`` requests per second leave for this provider (evenly spaced slots, so hundreds
+    of gates never burst together). A 429 halves the current rate (down to ``MIN_RATE``); every answered
+    request wins back a twentieth of the ceiling (additive increase, multiplicative decrease: the rate
+    settles just under what the platform accepts). ``rate=None``: no ceiling.
 
     Breaker states: *closed* (calls go through; consecutive transient failures are counted), *open*
     (``threshold`` failures in a row: every call waits ``cooldown``), *half-open* (after the cooldown one
@@ -88,7 +94,13 @@ class ProviderPause:
     failure opens it again).
     """
 
-    def __init__(self, *, threshold: int = 10, cooldown: float = 30.0) -> None:
+    MIN_RATE = 0.5  # requests per second: the floor a run of 429s slows down to
+
+    def __init__(self, *, threshold: int = 10, cooldown: float = 30.0, rate: float | None = None) -> None:
+        self.ceiling = rate
+        self.rate = rate
+        self._next_slot = 0.0
+        self.slowdowns = 0  # how often a 429 lowered the rate (for reports and tests)
         self.until = 0.0
         self.threshold = threshold
         self.cooldown = cooldown
@@ -110,7 +122,15 @@ class ProviderPause:
             self._probe.set()
             self._probe = None
 
+    def slow_down(self) -> None:
+        """A 429: halve the rate."""
+        if self.rate is not None:
+            self.rate = max(self.MIN_RATE, self.rate / 2)
+            self.slowdowns += 1
+
     def succeeded(self) -> None:
+        if self.rate is not None and self.ceiling is not None:
+            self.rate = min(self.ceiling, self.rate + self.ceiling / 20)
         self.failures = 0
         self._tripped = False
         self._settle_probe()
@@ -129,6 +149,10 @@ class ProviderPause:
             self._tripped = True
 
     async def wait(self, clock: Clock, deadline: float) -> None:
+        """Wait for the pause to end, the breaker to let this call through, and a slot of the rate ceiling.
+        After waiting for its slot a call checks the pause and the breaker again: one that opened while it
+        waited must hold it back too."""
+        granted = self.rate is None
         while True:
             remaining = self.until - clock.now()
             if remaining > 0:
@@ -138,12 +162,24 @@ class ProviderPause:
                     )
                 await clock.sleep(remaining)
                 continue
-            if not self._tripped:
+            if self._tripped:
+                if self._probe is None:  # half-open: this call is the probe
+                    self._probe = anyio.Event()
+                    return
+                await self._probe.wait()
+                continue
+            if granted or self.rate is None:
                 return
-            if self._probe is None:  # half-open: this call is the probe
-                self._probe = anyio.Event()
-                return
-            await self._probe.wait()
+            now = clock.now()
+            slot = max(now, self._next_slot)
+            if slot > deadline:
+                raise DeadlineExceeded(
+                    "the deadline falls after the provider's next request slot (rate limit)"
+                )
+            self._next_slot = slot + 1.0 / self.rate
+            granted = True
+            if slot > now:
+                await clock.sleep(slot - now)
 
 
 RetryHook = Callable[[TransientError, int, float], None]
@@ -199,6 +235,7 @@ async def call_with_retry(
                 delay = max(delay, min(exc.retry_after, policy.max_retry_after))
             if isinstance(exc, RateLimited) and pause is not None:
                 pause.extend(clock.now() + delay)
+                pause.slow_down()
             if attempt >= policy.attempts:
                 raise
             if clock.now() + delay >= deadline:

@@ -68,10 +68,11 @@ VOICE_FAMILY = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class PollPolicy:
-    """Polling toward a terminal status: capped exponential backoff with full jitter."""
+    """Polling toward a terminal status: adaptive to the result's progress (``runner.polling``)."""
 
-    initial: float = 5.0  # first delay, seconds
+    initial: float = 5.0  # first delay, seconds; then capped exponential until progress is seen
     maximum: float = 30.0  # cap, seconds
+    minimum: float = 1.0  # the shortest delay near a result's predicted end (less up to 20% jitter)
     multiplier: float = 1.5
     heartbeat: float = 30.0  # at most one "still waiting" progress line per this many seconds
 
@@ -87,6 +88,7 @@ class RetryPolicy:
     max_retry_after: float = 120.0  # Retry-After is clamped to this
     breaker_threshold: int = 10  # consecutive transient failures of one provider that open its breaker
     breaker_cooldown: float = 30.0  # seconds every call of that provider then waits
+    rate_limit: float | None = 50.0  # requests per second to one provider (halved on a 429); None: no ceiling
 
 
 class Decide(StrEnum):

@@ -81,6 +81,8 @@ def clean_text(s: str) -> str:
     >>> clean_text("\\x1b[31mred\\x1b[0m\\r\\nbell\\x07")
     'red\\nbell\\\\x07'
     """
+    if _ILLEGAL.search(s) is None and _ORPHAN_SGR.search(s) is None:
+        return s  # the common case, and exact: every rule below needs one of these to match
     s = _ANSI.sub("", s)
     s = _ORPHAN_SGR.sub("", s)
     s = _NEWLINES.sub("\n", s)

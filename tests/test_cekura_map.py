@@ -191,3 +191,15 @@ def test_a_body_that_is_no_result_is_a_protocol_error(data: object) -> None:
 def test_the_list_and_start_shapes_with_runs_as_an_array_are_accepted() -> None:
     snapshot = map_result({"id": 5, "status": "PENDING", "runs": [{"id": 1, "status": "pending"}]})
     assert snapshot.status == "pending" and not snapshot.terminal and len(snapshot.runs) == 1
+
+
+def test_only_runs_that_did_not_pass_keep_their_transcript() -> None:
+    """The reports show transcripts of failed runs only: a passed run's is dropped at mapping time, so
+    1,000 results of 100 runs do not hold 100,000 transcripts in memory."""
+    data = _result()
+    for run in data["runs"].values():
+        run["transcript"] = "Agent: hello\nCaller: " + "words " * 2000
+    runs = {run.run_id: run for run in map_result(data).runs}
+    assert runs["11"].transcript is None  # passed
+    bad, infra = runs["12"].transcript, runs["13"].transcript
+    assert bad is not None and infra is not None and len(bad) < 2100 and "characters omitted" in bad

@@ -105,3 +105,63 @@ async def test_a_garbled_answer_is_asked_again_within_the_budget() -> None:
     assert (await _poll(script, clock=clock, deadline=1000.0)).status == "completed"
     with pytest.raises(PollGaveUp, match="not JSON"):
         await _poll(Script([ProtocolError("not JSON")]), clock=FakeClock(start=0.0), deadline=1e6, budget=2)
+
+
+# --- adaptive polling -----------------------------------------------------------------------------------
+
+from runner.polling import JITTER, next_delay, predicted_wait  # noqa: E402
+
+
+def test_without_progress_the_delay_backs_off_and_with_progress_it_aims_at_the_predicted_end() -> None:
+    policy = PollPolicy(initial=2.0, maximum=30.0, minimum=1.0, multiplier=2.0)
+    rng = random.Random(5)
+    assert predicted_wait(None, None, 0.0) is None
+    assert predicted_wait((0.0, 0, 100), (10.0, 0, 100), 10.0) is None  # nothing finished: no rate yet
+    # 20 of 100 runs finished in 10 s: 80 more need 40 s
+    assert predicted_wait((0.0, 0, 100), (10.0, 20, 100), 10.0) == pytest.approx(40.0)
+    assert predicted_wait((0.0, 0, 100), (10.0, 20, 100), 25.0) == pytest.approx(25.0)  # 15 s later
+    assert predicted_wait((0.0, 0, 100), (50.0, 100, 100), 50.0) == 0.0  # all done: the status is awaited
+    for _ in range(200):
+        far = next_delay(7, policy, rng, (0.0, 0, 100), (10.0, 20, 100), 10.0)
+        near = next_delay(7, policy, rng, (0.0, 0, 100), (49.0, 98, 100), 49.0)
+        unknown = next_delay(1, policy, rng, None, None, 0.0)
+        assert 30.0 * (1 - JITTER) <= far <= 30.0  # 80% of 40 s, capped at poll.max
+        assert 1.0 * (1 - JITTER) <= near <= 1.0  # the end is near: poll.min
+        assert 4.0 * (1 - JITTER) <= unknown <= 4.0  # backoff: initial * multiplier
+        assert next_delay(7, policy, rng, (0.0, 0, 100), (1.0, 1, 100), 1.0) <= 30.0  # never above max
+
+
+@pytest.mark.anyio
+async def test_a_result_finishing_steadily_is_seen_promptly_with_few_polls() -> None:
+    """100 runs finishing evenly from t=10 s to t=110 s: the end is detected within poll.min (+ one poll),
+    with fewer than half the polls of a fixed 5 s poller (22), and never more than poll.max late."""
+    clock = FakeClock(start=0.0)
+    end = 110.0
+
+    async def poll_once() -> ResultSnapshot:
+        now = clock.now()
+        done = max(0, min(100, int(now - 10.0)))
+        finished = now >= end
+        return ResultSnapshot(
+            "1",
+            "completed" if finished else "running",
+            finished,
+            finished,
+            total_runs=100,
+            completed_runs=done,
+        )
+
+    calls = 0
+
+    async def counted() -> ResultSnapshot:
+        nonlocal calls
+        calls += 1
+        return await poll_once()
+
+    await poll_until_terminal(
+        counted, poll=PollPolicy(initial=2.0, maximum=30.0, minimum=1.0, multiplier=1.5),
+        retry=RetryPolicy(), budget=RetryBudget(5), clock=clock, rng=random.Random(1), deadline=1000.0,
+    )  # fmt: skip
+    lag = clock.now() - end
+    assert 0.0 <= lag <= 1.0 + 0.5  # poll.min, plus the rounding of the last finished run
+    assert calls < 22 / 2

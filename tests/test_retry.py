@@ -214,3 +214,64 @@ async def test_while_half_open_callers_go_one_at_a_time() -> None:
             tg.start_soon(caller)
     assert len(times) == 5
     assert all(later - earlier >= 10.0 for earlier, later in itertools.pairwise(times))
+
+
+# --- the provider's request-rate ceiling ---------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_the_rate_ceiling_spaces_every_gates_requests_and_a_429_halves_it() -> None:
+    """5 requests/s: calls leave 0.2 s apart (each takes the next free slot, so concurrent gates queue
+    behind each other); after a 429 they leave 0.4 s apart, and answered requests win the rate back step by
+    step up to the ceiling. (FakeClock runs sleepers one after the other, hence sequential calls here.)"""
+    clock = FakeClock(start=0.0)
+    pause = ProviderPause(rate=5.0)
+    sent: list[float] = []
+    for _ in range(10):
+        await pause.wait(clock, deadline=100.0)
+        sent.append(clock.now())
+    assert sent == pytest.approx([0.2 * i for i in range(10)])
+    pause.slow_down()
+    assert pause.rate == 2.5 and pause.slowdowns == 1
+    sent.clear()
+    for _ in range(3):
+        await pause.wait(clock, deadline=100.0)
+        sent.append(clock.now())
+    assert [b - a for a, b in itertools.pairwise(sent)] == pytest.approx([0.4, 0.4])
+    for _ in range(100):
+        pause.succeeded()
+    assert pause.rate == 5.0  # back to the ceiling, never above it
+    for _ in range(20):
+        pause.slow_down()
+    assert pause.rate == ProviderPause.MIN_RATE
+    with pytest.raises(DeadlineExceeded):
+        await pause.wait(clock, deadline=clock.now() - 1.0)
+
+
+@pytest.mark.anyio
+async def test_a_call_waiting_for_its_slot_is_held_back_by_a_breaker_that_opened_meanwhile() -> None:
+    clock = FakeClock(start=0.0)
+    pause = ProviderPause(rate=1.0, threshold=1, cooldown=30.0)
+    sent: list[float] = []
+
+    async def one() -> None:
+        await pause.wait(clock, deadline=1000.0)
+        sent.append(clock.now())
+        if len(sent) == 1:
+            pause.failed(clock)  # the first answer trips the breaker while the others wait for slots
+        else:
+            pause.succeeded()  # the half-open probe answered: the breaker closes
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(3):
+            tg.start_soon(one)
+    assert sent[0] == 0.0 and all(t >= 30.0 for t in sent[1:])
+
+
+@pytest.mark.anyio
+async def test_without_a_ceiling_nothing_waits() -> None:
+    clock = FakeClock(start=0.0)
+    pause = ProviderPause(rate=None)
+    for _ in range(50):
+        await pause.wait(clock, deadline=1.0)
+    assert clock.now() == 0.0

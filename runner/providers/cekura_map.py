@@ -196,12 +196,14 @@ def map_run(
     )
     outcome = run.get("expected_outcome")
     eo_score = _float(outcome.get("score")) if isinstance(outcome, Mapping) else None
-    infra = (
+    infra: bool = (
         status in INFRA_STATUSES
         or run_id in infra_ids
         or (bool(run.get("error_message")) and run_id in unconnected and success is not True)
     )
-    transcript = run.get("transcript")
+    # Only a run that did not pass keeps its transcript: the reports show transcripts of failed runs only,
+    # and 1,000 results of 100 runs would otherwise hold 100,000 of them (issue 7: memory bounded).
+    transcript = run.get("transcript") if success is not True or infra else None
     return RunRecord(
         run_id=run_id,
         scenario=_name(

@@ -43,8 +43,39 @@ JSONObject = dict[str, Any]
 
 
 def render_json(verdict: Verdict) -> str:
-    """Render ``verdict`` as indented UTF-8 JSON text (``ensure_ascii=False``) with a trailing newline."""
-    return json.dumps(verdict_to_dict(verdict), ensure_ascii=False, indent=2, allow_nan=False) + "\n"
+    """Render ``verdict`` as UTF-8 JSON text (``ensure_ascii=False``) with a trailing newline: indented down
+    to each gate's lists, and one line per check, run and snapshot below that. Python's encoder is only fast
+    without ``indent`` (its C encoder); a report of 100,000 runs takes seconds this way instead of a minute,
+    and a run per line still reads and diffs well."""
+    parts: list[str] = []
+    _write(verdict_to_dict(verdict), 0, parts)
+    return "".join(parts) + "\n"
+
+
+_PRETTY_DEPTH = 4  # document > gates > gate > runs/checks: indented; each run/check is one line
+_compact = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode
+
+
+def _write(value: Any, depth: int, parts: list[str]) -> None:
+    pad = "  " * depth
+    if depth >= _PRETTY_DEPTH or not isinstance(value, dict | list) or not value:
+        parts.append(_compact(value))
+        return
+    inner = pad + "  "
+    if isinstance(value, dict):
+        parts.append("{\n")
+        for index, (key, item) in enumerate(value.items()):
+            parts.append(f"{inner}{_compact(key)}: ")
+            _write(item, depth + 1, parts)
+            parts.append(",\n" if index < len(value) - 1 else "\n")
+        parts.append(pad + "}")
+        return
+    parts.append("[\n")
+    for index, item in enumerate(value):
+        parts.append(inner)
+        _write(item, depth + 1, parts)
+        parts.append(",\n" if index < len(value) - 1 else "\n")
+    parts.append(pad + "]")
 
 
 def verdict_to_dict(verdict: Verdict) -> JSONObject:

@@ -15,7 +15,7 @@ Shape (every key but ``version`` and ``gates`` is optional)::
       timeout: 30m                            # per-gate deadline
       overall_timeout: 1h                     # the whole run; none by default
       request_timeout: 30s
-      concurrency: 4                          # gates in flight, 1..64
+      concurrency: 4                          # gates in flight, 1..1000
       poll: {initial: 5s, max: 30s, multiplier: 1.5, heartbeat: 30s}
       retry: {attempts: 3, base: 1s, max: 30s, budget: 20, max_retry_after: 2m}
       thresholds: {success_rate: ">= 90%"}    # see runner.thresholds for the language
@@ -107,6 +107,7 @@ DEFAULTS_KEYS = (
 )
 POLL_KEYS = ("initial", "min", "max", "multiplier", "heartbeat")
 RETRY_KEYS = ("attempts", "base", "max", "budget", "max_retry_after", "rate_limit")
+MAX_CONCURRENCY = 1000  # results in flight; requests stay bounded by the pool and retry.rate_limit
 SIM_KEY = "sim-key"  # what the embedded simulator accepts when no api_key is given
 
 
@@ -390,7 +391,7 @@ def _defaults(fields: Fields, top: Section, base_dir: str) -> Defaults:
         overall = fields.duration(node, d.sub("overall_timeout"))
     concurrency = base.concurrency
     if (node := d.get("concurrency")) is not None:
-        concurrency = fields.integer(node, d.sub("concurrency"), minimum=1, maximum=64)
+        concurrency = fields.integer(node, d.sub("concurrency"), minimum=1, maximum=MAX_CONCURRENCY)
 
     poll = fields.section(d.get("poll"), d.sub("poll"), POLL_KEYS, line=d.node.line)
     p0 = PollPolicy()

@@ -4,12 +4,14 @@ The delay before the next poll is a pure function of what the polls saw (``next_
 result's progress: while nothing has finished it backs off exponentially from ``poll.initial`` (capped at
 ``poll.max``); once runs finish, it estimates when the last one will (``remaining / rate``, the rate from
 the first and the latest poll that counted finished runs) and waits 80% of that, within
-``poll.min``-``poll.max``: rarely while the end is far, promptly as it nears, and at ``poll.min`` once every
-run is done and only the result's own status is awaited. Every delay is shortened by up to 20% at random,
-so that hundreds of results never poll in lockstep and no delay exceeds ``poll.max``. Waiting goes through
-the injected ``Clock``. A poll that
-still fails after ``retry.call_with_retry`` gave up is not fatal while the gate's retry budget lasts: the
-next poll is a natural retry. A poll is idempotent, so a garbled answer (``ProtocolError``: a proxy page,
+``poll.min``-``poll.max``: rarely while the end is far, promptly as it nears. The last tenth of the runs ends
+at random moments (the gap before the last one is as long as the whole rate predicts), so there the delay
+is at most ``8 x poll.min``; once every unfinished run is being evaluated (its verdict is seconds away), or
+every run is done and only the result's own status is awaited, it is ``poll.min``. Every delay is
+shortened by up to 20% at random, so that hundreds of results never poll in lockstep and no delay exceeds
+``poll.max``. Waiting goes through the injected ``Clock``. A poll that still fails after
+``retry.call_with_retry`` gave up is not fatal while the gate's retry budget lasts: the next poll is a
+natural retry. A poll is idempotent, so a garbled answer (``ProtocolError``: a proxy page,
 a cut body) is asked again like any transient failure, within the same budget. The loop always ends: at a
 terminal status, or at the deadline with ``PollTimeout`` carrying the last snapshot seen.
 """
@@ -47,8 +49,10 @@ class PollGaveUp(TransientError):
 
 JITTER = 0.2  # each delay is shortened by up to this share, at random
 AIM = 0.8  # the share of the predicted wait to sleep: each poll closes 80% of the distance to the end
+TAIL = 0.1  # the last 10% of the runs (at least one): their end is random, poll no slower than...
+TAIL_POLLS = 8  # ...this many poll.min, so that the last run's evaluation is caught as it starts
 
-Progress = tuple[float, int, int]  # (clock time of a poll, runs finished, runs in all)
+Progress = tuple[float, int, int, bool]  # (clock time of a poll, runs finished, runs in all, closing)
 
 
 def backoff(poll_index: int, policy: PollPolicy) -> float:
@@ -60,9 +64,9 @@ def predicted_wait(first: Progress | None, latest: Progress | None, now: float) 
     """Seconds until the last run should finish, from the rate runs finished at; None: no rate yet."""
     if latest is None:
         return None
-    _, done, total = latest
-    if total > 0 and done >= total:
-        return 0.0  # every run is done: only the result's own status is awaited
+    _, done, total, closing = latest
+    if (total > 0 and done >= total) or closing:
+        return 0.0  # every run is done, or every unfinished one is being evaluated: the end is near
     if first is None or done <= first[1] or latest[0] <= first[0]:
         return None
     rate = (done - first[1]) / (latest[0] - first[0])
@@ -83,6 +87,8 @@ def next_delay(
         delay = backoff(poll_index, policy)
     else:
         delay = min(policy.maximum, max(policy.minimum, wait * AIM))
+        if latest is not None and latest[2] - latest[1] <= max(1, int(latest[2] * TAIL)):
+            delay = min(delay, TAIL_POLLS * policy.minimum)
     return delay * (1.0 - rng.uniform(0.0, JITTER))
 
 
@@ -96,7 +102,9 @@ def progress_of(snapshot: ResultSnapshot, now: float) -> Progress | None:
     done = snapshot.completed_runs
     if total is None or done is None or total <= 0:
         return None
-    return (now, min(done, total), total)
+    unfinished = [run for run in snapshot.runs if not run.terminal]
+    closing = bool(unfinished) and all(run.status == "evaluating" for run in unfinished)
+    return (now, min(done, total), total, closing)
 
 
 async def poll_until_terminal(

@@ -77,7 +77,7 @@ CORPUS = [
     ),
     ("channel_typo.yaml", ":10: gates[0].channel: unknown channel 'livekit'", "did you mean 'livekit_v2'?"),
     ("comments_only.yaml", ": the file is empty", "a config starts with 'version: 1' and lists 'gates'"),
-    ("concurrency_zero.yaml", ":6: defaults.concurrency: expected an integer from 1 to 64, got 0", None),
+    ("concurrency_zero.yaml", ":6: defaults.concurrency: expected an integer from 1 to 1000, got 0", None),
     (
         "count_with_percent.yaml",
         ":11: gates[0].thresholds.metrics.Latency: count is a number of runs and takes no %",

@@ -116,19 +116,30 @@ def test_without_progress_the_delay_backs_off_and_with_progress_it_aims_at_the_p
     policy = PollPolicy(initial=2.0, maximum=30.0, minimum=1.0, multiplier=2.0)
     rng = random.Random(5)
     assert predicted_wait(None, None, 0.0) is None
-    assert predicted_wait((0.0, 0, 100), (10.0, 0, 100), 10.0) is None  # nothing finished: no rate yet
+    assert (
+        predicted_wait((0.0, 0, 100, False), (10.0, 0, 100, False), 10.0) is None
+    )  # nothing finished: no rate yet
     # 20 of 100 runs finished in 10 s: 80 more need 40 s
-    assert predicted_wait((0.0, 0, 100), (10.0, 20, 100), 10.0) == pytest.approx(40.0)
-    assert predicted_wait((0.0, 0, 100), (10.0, 20, 100), 25.0) == pytest.approx(25.0)  # 15 s later
-    assert predicted_wait((0.0, 0, 100), (50.0, 100, 100), 50.0) == 0.0  # all done: the status is awaited
+    assert predicted_wait((0.0, 0, 100, False), (10.0, 20, 100, False), 10.0) == pytest.approx(40.0)
+    assert predicted_wait((0.0, 0, 100, False), (10.0, 20, 100, False), 25.0) == pytest.approx(
+        25.0
+    )  # 15 s later
+    assert (
+        predicted_wait((0.0, 0, 100, False), (50.0, 100, 100, False), 50.0) == 0.0
+    )  # all done: the status is awaited
+    assert predicted_wait((0.0, 0, 100, False), (50.0, 90, 100, True), 50.0) == 0.0  # the rest are evaluating
     for _ in range(200):
-        far = next_delay(7, policy, rng, (0.0, 0, 100), (10.0, 20, 100), 10.0)
-        near = next_delay(7, policy, rng, (0.0, 0, 100), (49.0, 98, 100), 49.0)
+        far = next_delay(7, policy, rng, (0.0, 0, 100, False), (10.0, 20, 100, False), 10.0)
+        near = next_delay(7, policy, rng, (0.0, 0, 100, False), (49.0, 98, 100, False), 49.0)
+        tail = next_delay(7, policy, rng, (0.0, 0, 100, False), (500.0, 91, 100, False), 500.0)
+        assert 8.0 * (1 - JITTER) <= tail <= 8.0  # the last tenth: at most 8 x poll.min
         unknown = next_delay(1, policy, rng, None, None, 0.0)
         assert 30.0 * (1 - JITTER) <= far <= 30.0  # 80% of 40 s, capped at poll.max
         assert 1.0 * (1 - JITTER) <= near <= 1.0  # the end is near: poll.min
         assert 4.0 * (1 - JITTER) <= unknown <= 4.0  # backoff: initial * multiplier
-        assert next_delay(7, policy, rng, (0.0, 0, 100), (1.0, 1, 100), 1.0) <= 30.0  # never above max
+        assert (
+            next_delay(7, policy, rng, (0.0, 0, 100, False), (1.0, 1, 100, False), 1.0) <= 30.0
+        )  # never above max
 
 
 @pytest.mark.anyio

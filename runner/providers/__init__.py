@@ -28,6 +28,9 @@ def _quiet_http_loggers() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+MAX_CONNECTIONS = 100  # per provider
+
+
 @asynccontextmanager
 async def open_providers(config: Config) -> AsyncIterator[Mapping[str, Provider]]:
     _quiet_http_loggers()
@@ -48,16 +51,17 @@ async def open_providers(config: Config) -> AsyncIterator[Mapping[str, Provider]
             sim_url = sim.base_url
         d = config.defaults
         # Each gate in flight makes one request at a time, except while its target's test cases are
-        # recorded in parallel: size the pool for that, so requests never queue into a PoolTimeout.
+        # recorded in parallel: size the pool for that, so requests never queue into a PoolTimeout; but a
+        # thousand gates share at most MAX_CONNECTIONS (their requests are short and rate-limited anyway).
         per_gate = max([1] + [g.target_concurrency for g in config.gates if isinstance(g, FreeplayGate)])
-        connections = d.concurrency * per_gate + 4
+        connections = min(d.concurrency * per_gate + 4, MAX_CONNECTIONS)
 
         def client(base_url: str) -> httpx.AsyncClient:
             local = base_url == SIMULATOR
             return httpx.AsyncClient(
                 base_url=sim_url if local and sim_url else base_url,
                 timeout=httpx.Timeout(d.request_timeout, connect=min(10.0, d.request_timeout)),
-                limits=httpx.Limits(max_connections=connections, max_keepalive_connections=d.concurrency),
+                limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
                 follow_redirects=False,
                 # Proxy variables are honoured for real platforms, never for the local simulator.
                 trust_env=not local,

@@ -29,7 +29,7 @@ from runner.simulator.faults import REFUSING, Fault, FaultInjector, FaultKind, F
 from runner.simulator.freeplay_app import FreeplayApi
 from runner.simulator.json_spec import parse_json_start
 from runner.simulator.modes import MODES, invalid_pk
-from runner.simulator.state import Clock, SimState
+from runner.simulator.state import TERMINAL, Clock, ResultRecord, SimState
 from runner.simulator.validate import Fields, Invalid, as_int
 from runner.simulator.views import Renderer
 from runner.simulator.wire import HttpError, SimRequest, SimResponse, json_response, not_found
@@ -106,6 +106,7 @@ class SimApp:
         self.api_keys = tuple(api_keys) or world.api_keys
         self.render = Renderer(self.state, epoch=epoch, metric_style=metric_style or world.metric_style)
         self.requests: Counter[str] = Counter()
+        self.detections: dict[int, tuple[float, float]] = {}  # result id -> (terminal at, first seen)
         self._handlers: dict[str, Handler] = {r.handler: getattr(self, "_" + r.handler) for r in ROUTES}
         self.freeplay = FreeplayApi(
             world.freeplay,
@@ -168,7 +169,21 @@ class SimApp:
             "test_sets": len(self.state.test_sets),
             "test_runs": len(self.freeplay.state.runs),
             "clock": round(self.state.now(), 3),
+            "detection": self._detection_stats(),
         }
+
+    def _detection_stats(self) -> JSON:
+        """Detection lag (simulated seconds from a result's terminal status to the first poll that saw it)
+        and result-detail polls per result: what ``benchmarks/`` compares pollers by."""
+        lags = sorted(max(0.0, seen - ended) for ended, seen in self.detections.values())
+        polls = self.requests.get("GET /test_framework/v1/results/{id}/", 0)
+
+        def at(q: float) -> float | None:
+            return round(lags[min(len(lags) - 1, int(q * len(lags)))], 3) if lags else None
+
+        per_result = round(polls / len(self.state.results), 2) if self.state.results else None
+        return {"results": len(lags), "lag_p50": at(0.5), "lag_p95": at(0.95), "lag_max": at(1.0),
+                "polls_per_result": per_result}  # fmt: skip
 
     def _authenticate(self, headers: Mapping[str, str]) -> SimResponse | None:
         key = headers.get("x-cekura-api-key", "").strip()
@@ -231,7 +246,20 @@ class SimApp:
         return json_response(mode.status, payload)
 
     def _get_result(self, req: SimRequest, params: Mapping[str, str], stalled: bool) -> SimResponse:
-        return json_response(200, self.render.detail(self.state.results[self._result_id(params)]))
+        result = self.state.results[self._result_id(params)]
+        body = self.render.detail(result)
+        self._note_detection(result, body)
+        return json_response(200, body)
+
+    def _note_detection(self, result: ResultRecord, body: JSON) -> None:
+        """For benchmarks: when a result became terminal (simulated time), when a client first saw it."""
+        if result.id in self.detections or not isinstance(body, dict) or body.get("status") not in TERMINAL:
+            return
+        ends = [self.state.runs[rid].timeline.finished_at for rid in result.run_ids]
+        ended = (
+            result.cancelled_at if result.cancelled_at is not None else max(ends, default=result.created_at)
+        )
+        self.detections[result.id] = (ended, self.state.now())
 
     def _list_results(self, req: SimRequest, params: Mapping[str, str], stalled: bool) -> SimResponse:
         q = {k: v[-1] for k, v in req.query.items() if v}

@@ -47,6 +47,7 @@ def is_loopback(host: str) -> bool:
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # a benchmark or a big config opens a hundred connections at once
 
     def __init__(self, address: tuple[str, int], sim: SimServer, family: socket.AddressFamily) -> None:
         self.address_family = family

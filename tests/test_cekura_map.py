@@ -203,3 +203,21 @@ def test_only_runs_that_did_not_pass_keep_their_transcript() -> None:
     assert runs["11"].transcript is None  # passed
     bad, infra = runs["12"].transcript, runs["13"].transcript
     assert bad is not None and infra is not None and len(bad) < 2100 and "characters omitted" in bad
+
+
+def test_a_passed_run_keeps_its_metric_values_but_not_their_explanations() -> None:
+    data = _result()
+    data["runs"]["1"]["evaluation"]["metrics"] = [
+        {
+            "id": 9,
+            "name": "Tone",
+            "type": "binary_qualitative",
+            "score": 5,
+            "explanation": "polite throughout",
+        }
+    ]
+    runs = {run.run_id: run for run in map_result(data).runs}
+    (tone,) = runs["11"].metrics
+    assert tone.passed is True and tone.explanation == ""  # passed run: the value stays, the text goes
+    (policy,) = runs["12"].metrics
+    assert policy.explanation == "skipped the ID check"  # failed run: every explanation stays

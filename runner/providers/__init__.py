@@ -28,7 +28,7 @@ def _quiet_http_loggers() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-MAX_CONNECTIONS = 100  # per provider
+MAX_CONNECTIONS = 32  # per provider: enough at the rate ceiling, and bounds the answers parsed at once
 
 
 @asynccontextmanager
@@ -52,7 +52,8 @@ async def open_providers(config: Config) -> AsyncIterator[Mapping[str, Provider]
         d = config.defaults
         # Each gate in flight makes one request at a time, except while its target's test cases are
         # recorded in parallel: size the pool for that, so requests never queue into a PoolTimeout; but a
-        # thousand gates share at most MAX_CONNECTIONS (their requests are short and rate-limited anyway).
+        # thousand gates share at most MAX_CONNECTIONS (their requests are short and rate-limited anyway, and
+        # each answer in flight is a result's whole JSON being parsed: fewer at once, less memory).
         per_gate = max([1] + [g.target_concurrency for g in config.gates if isinstance(g, FreeplayGate)])
         connections = min(d.concurrency * per_gate + 4, MAX_CONNECTIONS)
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from runner.errors import ProtocolError
@@ -120,7 +122,8 @@ def map_metric(item: object) -> MetricValue | None:
     score = _float(item.get("score"))
     if score is None:
         score = _float(item.get("value"))
-    mid = str(metric_id) if metric_id is not None else None
+    mid = sys.intern(str(metric_id)) if metric_id is not None else None
+    name = sys.intern(name)  # the same few names on every run of every result: stored once
     if kind_text.startswith("binary"):
         passed = _binary_passed(item)
         return MetricValue(
@@ -201,13 +204,18 @@ def map_run(
         or run_id in infra_ids
         or (bool(run.get("error_message")) and run_id in unconnected and success is not True)
     )
-    # Only a run that did not pass keeps its transcript: the reports show transcripts of failed runs only,
-    # and 1,000 results of 100 runs would otherwise hold 100,000 of them (issue 7: memory bounded).
-    transcript = run.get("transcript") if success is not True or infra else None
+    # Only a run that did not pass keeps its transcript and its metrics' explanations: the reports show
+    # them for failed runs only, and 1,000 results of 100 runs would otherwise hold 100,000 of each.
+    passed = success is True and not infra
+    transcript = None if passed else run.get("transcript")
+    if passed:
+        metrics = tuple(
+            replace(metric, explanation="") if metric.explanation else metric for metric in metrics
+        )
     return RunRecord(
         run_id=run_id,
-        scenario=_name(
-            scenario_name, f"scenario {scenario_id}" if scenario_id is not None else "unknown scenario"
+        scenario=sys.intern(
+            _name(scenario_name, f"scenario {scenario_id}" if scenario_id is not None else "unknown scenario")
         ),
         scenario_id=None if scenario_id is None else _name(scenario_id, "?"),
         personality=_name(personality, "") or None,

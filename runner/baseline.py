@@ -73,7 +73,12 @@ RunVerdictsByGate = tuple[str, tuple[RunVerdict, ...]]  # (started_at of the rep
 def _read(path: Path) -> dict[str, RunVerdictsByGate] | None:
     if not path.exists():
         return None
-    document = load_report(path)
+    try:
+        document = load_report(path)
+    except UsageError as exc:
+        raise UsageError(
+            f"baseline.report: {exc.message}", hint="point it at a report blessed with: regate baseline save"
+        ) from None
     if document.get("shard"):
         raise UsageError(
             f"{path} is one shard's report", hint="use the merged report (regate merge) as baseline"

@@ -175,7 +175,7 @@ def _aggregate(check: ChangeCheck, tally: Tally) -> Aggregated:
         check.metric, check.aggregate, check.labels, Comparison(Op.GE, 0.0, False, ">= 0"), check.text,
         check.check_id,
     )  # fmt: skip
-    return evaluate_metric(probe, [(r.name, r.outcome in _TRUSTED, r.record.metrics) for r in tally.runs])
+    return evaluate_metric(probe, tally.metric_runs())
 
 
 def _value_change(
@@ -228,57 +228,53 @@ def _value_change(
 def confident_rate_check(comparison: Comparison, statistics: Statistics, tally: Tally) -> CheckResult:
     """``success_rate >= X`` judged on the Wilson bounds (``runner.stats.decide_rate``) instead of the
     observed rate; runs without a verdict still make it inconclusive."""
-    passed, total = tally.counts[RunOutcome.PASSED], tally.total
     if tally.unknown:
-        return inconclusive(
-            "success_rate", comparison.text, f"{tally.unknown} of {total} runs have no verdict"
-        )
-    confidence = statistics.confidence or 0.95
-    decision = decide_rate(
-        passed, total, comparison.value, confidence=confidence, min_runs=statistics.min_runs,
-        mode=Mode(statistics.mode.value),
-    )  # fmt: skip
-    status = CheckStatus(decision.status.value)
-    shown = f"{decision.interval.format_percent()} ({passed}/{total} runs)"
-    summary = (
-        f"success_rate {shown} — required {comparison.text} at {confidence:.0%} confidence,"
-        f" {statistics.mode.value}: {decision.reason}"
-    )
-    others = [run for run in tally.runs if run.outcome is not RunOutcome.PASSED]
-    checked = make_check(
-        "success_rate", comparison.text, status, summary, run_lines(others),
-        observed=passed / total if total else None, observed_text=shown,
-        error_type=INCONCLUSIVE_TYPE if status is CheckStatus.INCONCLUSIVE else None,
-    )  # fmt: skip
-    return replace(checked, interval=(decision.interval.low, decision.interval.high))
+        why = f"{tally.unknown} of {tally.total} runs have no verdict"
+        return inconclusive("success_rate", comparison.text, why)
+    others = run_lines([run for run in tally.runs if run.outcome is not RunOutcome.PASSED])
+    passed = tally.counts[RunOutcome.PASSED]
+    return _confident("success_rate", comparison, passed, tally.total, statistics, others, "success rate")
 
 
 def confident_metric_rate_check(check: MetricCheck, statistics: Statistics, tally: Tally) -> CheckResult:
     """A metric's ``pass_rate >= X`` / ``rate(...) >= X`` judged on the Wilson bounds, like success_rate."""
-    result = evaluate_metric(check, [(r.name, r.outcome in _TRUSTED, r.record.metrics) for r in tally.runs])
+    result = evaluate_metric(check, tally.metric_runs())
     if result.problem is not None or result.observed is None:
-        return inconclusive(
-            check.check_id, check.text, result.problem or "no value", result.notes, result.lines
-        )
+        why = result.problem or "no value"
+        return inconclusive(check.check_id, check.text, why, result.notes, result.lines)
     if tally.unknown:
-        return inconclusive(
-            check.check_id, check.text, f"{tally.unknown} of {tally.total} runs have no verdict"
-        )
+        why = f"{tally.unknown} of {tally.total} runs have no verdict"
+        return inconclusive(check.check_id, check.text, why)
+    hits = round(result.observed * result.used)
+    return _confident(
+        check.check_id, check.comparison, hits, result.used, statistics, result.lines, check.aggregate.value
+    )
+
+
+def _confident(
+    check_id: str,
+    comparison: Comparison,
+    hits: int,
+    n: int,
+    statistics: Statistics,
+    details: Sequence[str],
+    what: str,
+) -> CheckResult:
+    """``hits`` of ``n`` against ``comparison`` (a lower bound), decided on the Wilson bounds."""
     confidence = statistics.confidence or 0.95
-    hits, n = round(result.observed * result.used), result.used
     decision = decide_rate(
-        hits, n, check.comparison.value, confidence=confidence, min_runs=statistics.min_runs,
+        hits, n, comparison.value, confidence=confidence, min_runs=statistics.min_runs,
         mode=Mode(statistics.mode.value),
     )  # fmt: skip
     status = CheckStatus(decision.status.value)
     shown = f"{decision.interval.format_percent()} ({hits}/{n} runs)"
-    reason = decision.reason.replace("success rate", check.aggregate.value if check.aggregate else "rate", 1)
+    reason = decision.reason.replace("success rate", what, 1)
     summary = (
-        f"{check.check_id} {shown} — required {check.text} at {confidence:.0%} confidence,"
+        f"{check_id} {shown} — required {comparison.text} at {confidence:.0%} confidence,"
         f" {statistics.mode.value}: {reason}"
     )
     checked = make_check(
-        check.check_id, check.text, status, summary, result.lines, observed=result.observed,
+        check_id, comparison.text, status, summary, details, observed=hits / n if n else None,
         observed_text=shown, error_type=INCONCLUSIVE_TYPE if status is CheckStatus.INCONCLUSIVE else None,
     )  # fmt: skip
     return replace(checked, interval=(decision.interval.low, decision.interval.high))

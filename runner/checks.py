@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from runner.aggregates import evaluate_metric, format_percent, plural
+from runner.aggregates import MetricRun, evaluate_metric, format_percent, plural
 from runner.evaluations import describe_criterion, evaluate_criterion
 from runner.model import CheckResult, CheckStatus, ResultSnapshot, RunOutcome, RunVerdict
 from runner.thresholds import Comparison, EvaluationCheck, MetricCheck, Op
@@ -63,6 +63,11 @@ class Tally:
     @property
     def unknown(self) -> int:
         return self.counts[RunOutcome.INCOMPLETE]
+
+    def metric_runs(self) -> list[MetricRun]:
+        """The runs as ``evaluate_metric`` reads them: only a completed run's metrics are trustworthy."""
+        trusted = (RunOutcome.PASSED, RunOutcome.FAILED)
+        return [(run.name, run.outcome in trusted, run.record.metrics) for run in self.runs]
 
     def breakdown(self) -> str:
         """``2 failed, 1 infra error`` (empty when every run has a verdict and passed)."""
@@ -233,8 +238,7 @@ def count_check(check_id: str, limit: int, outcome: RunOutcome, tally: Tally) ->
 
 
 def metric_check(check: MetricCheck, tally: Tally) -> CheckResult:
-    trusted = (RunOutcome.PASSED, RunOutcome.FAILED)
-    result = evaluate_metric(check, [(r.name, r.outcome in trusted, r.record.metrics) for r in tally.runs])
+    result = evaluate_metric(check, tally.metric_runs())
     if result.problem is not None or result.observed is None:
         why = result.problem or "no value"
         return inconclusive(check.check_id, check.text, why, result.notes, result.lines)

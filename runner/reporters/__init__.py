@@ -20,14 +20,14 @@ import functools
 import os
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from runner.errors import RegateError
 from runner.model import Verdict
 from runner.reporters.github import append_step_summary
-from runner.reporters.json_report import render_json
+from runner.reporters.json_report import iter_json, render_json
 from runner.reporters.junit import JUnitInvariantError, render_junit
 from runner.reporters.markdown import render_markdown
 
@@ -124,14 +124,19 @@ def _existing_mode(path: Path) -> int:
     return info.st_mode & 0o777
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str | Iterable[str]) -> None:
     """Write ``text`` as UTF-8 to ``path`` atomically, creating parent folders.
 
-    An existing ``path`` must be a regular file (a symbolic link is refused, see the module docstring).
-    On any error the previous content of ``path`` (if any) is untouched and no temp file is left behind.
+    ``text`` may come in pieces (a report of 100,000 runs is never whole in memory); they are encoded and
+    written one by one. An existing ``path`` must be a regular file (a symbolic link is refused, see the
+    module docstring). On any error, also one raised while the pieces are made, the previous content of
+    ``path`` (if any) is untouched and no temp file is left behind.
     """
     path = Path(path)
-    data = text.encode("utf-8")  # before touching the disk: an encoding error must not leave a temp file
+    # A whole text is encoded before touching the disk: an encoding error must not even create a folder.
+    pieces: Iterable[bytes] = (
+        (text.encode("utf-8"),) if isinstance(text, str) else (piece.encode("utf-8") for piece in text)
+    )
     _make_folder(path.parent)
     mode = _existing_mode(path)
     try:
@@ -142,7 +147,8 @@ def write_atomic(path: Path, text: str) -> None:
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for piece in pieces:
+                handle.write(piece)
             handle.flush()
             os.fsync(handle.fileno())
         tmp.chmod(mode)
@@ -177,7 +183,7 @@ def write_reports(verdict: Verdict, paths: ReportPaths) -> list[Path]:
     markdown = functools.cache(lambda: render_markdown(verdict))  # rendered once for both uses
     jobs: list[tuple[str, Path | None, Callable[[Path], None]]] = [
         ("junit", paths.junit, lambda p: write_atomic(p, render_junit(verdict))),
-        ("json", paths.json, lambda p: write_atomic(p, render_json(verdict))),
+        ("json", paths.json, lambda p: write_atomic(p, iter_json(verdict))),
         ("markdown", paths.markdown, lambda p: write_atomic(p, markdown())),
         ("step summary", paths.step_summary, lambda p: append_step_summary(p, markdown())),
     ]

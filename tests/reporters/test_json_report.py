@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from runner.model import CheckResult, MetricValue, ResultSnapshot, RunRecord, Verdict
-from runner.reporters.json_report import SCHEMA_VERSION, render_json
+from runner.reporters.json_report import SCHEMA_VERSION, iter_json, render_json, verdict_to_dict
 
 from . import factories as f
 
@@ -32,6 +32,18 @@ def test_round_trips_as_utf8_json_with_schema_version(make: Callable[[], Verdict
     assert document["status"] == verdict.status.value
     assert [g["name"] for g in document["gates"]] == [g.name for g in verdict.gates]
     assert render_json(verdict) == text  # deterministic
+
+
+@FIXTURES
+def test_the_report_is_written_a_gate_at_a_time(make: Callable[[], Verdict]) -> None:
+    """``iter_json`` (what ``write_reports`` writes) is ``render_json`` in pieces: the head, one piece per
+    gate and the tail, so a report of 1,000 gates is never whole in memory, text or dicts; and the pieces
+    are the document ``verdict_to_dict`` describes."""
+    verdict = make()
+    pieces = list(iter_json(verdict))
+    assert "".join(pieces) == render_json(verdict)
+    assert len(pieces) == (len(verdict.gates) + 2 if verdict.gates else 1)
+    assert json.loads(render_json(verdict)) == verdict_to_dict(verdict)
 
 
 def test_top_level_fields() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,25 @@ def test_write_atomic_rejects_unencodable_text_before_touching_disk(tmp_path: Pa
     with pytest.raises(UnicodeEncodeError):
         write_atomic(target, "lone \ud800")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_write_atomic_writes_pieces_and_keeps_the_old_file_if_making_them_fails(tmp_path: Path) -> None:
+    """A report written in pieces (never whole in memory) is just as atomic: a piece that cannot be made
+    or encoded leaves the previous report and no temp file."""
+    target = tmp_path / "report.json"
+    write_atomic(target, iter(["{", '"a": 1', "}\n"]))
+    assert target.read_text(encoding="utf-8") == '{"a": 1}\n'
+
+    def broken() -> Iterator[str]:
+        yield '{"half": '
+        raise RuntimeError("a bug while rendering")
+
+    with pytest.raises(RuntimeError, match="a bug while rendering"):
+        write_atomic(target, broken())
+    with pytest.raises(UnicodeEncodeError):
+        write_atomic(target, iter(["ok", "lone \ud800"]))
+    assert target.read_text(encoding="utf-8") == '{"a": 1}\n'
+    assert _leftovers(tmp_path) == []
 
 
 def test_write_reports_writes_every_requested_report(tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ those (never a traceback unless ``--debug``) and maps the class to an exit code.
     │   ├── AuthError                401/403: never retried, stops that provider's gates
     │   ├── RequestRejected          any other 4xx: our request is wrong, not retried
     │   ├── ProtocolError            2xx with a body we cannot understand (fail closed)
-    │   └── StartOutcomeUnknown      a start POST may or may not have created billed runs
+    │   ├── StartOutcomeUnknown      a start POST may or may not have created billed runs
+    │   └── ProbeUnsupported         the platform cannot count a result's unfinished runs: poll it whole
     ├── DeadlineExceeded             a per-gate or overall deadline ran out
     └── SimulatorError               the embedded simulator could not start
 
@@ -105,6 +106,11 @@ class ProtocolError(ProviderError):
 
 class StartOutcomeUnknown(ProviderError):
     """A start request failed in a way that leaves open whether runs were created (and billed)."""
+
+
+class ProbeUnsupported(ProviderError):
+    """The platform cannot answer a progress probe (no such endpoint, or an answer that does not add up):
+    the poller falls back to reading the whole result on every poll. Never shown as a failure."""
 
 
 class DeadlineExceeded(RegateError):

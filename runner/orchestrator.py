@@ -257,6 +257,7 @@ async def _retry_failed(
                 poll=shared.defaults.poll, retry=shared.defaults.retry, budget=retried.budget,
                 clock=shared.clock, rng=shared.rng, deadline=deadline, pause=retried.pause,
                 on_snapshot=on_snapshot, on_retry=retried.on_retry,
+                probe=partial(provider.probe, started), total_hint=started.run_count,
             )  # fmt: skip
         except (ProviderError, DeadlineExceeded) as exc:
             shared.events.note(
@@ -317,7 +318,8 @@ async def _run_gate(state: _GateState, provider: Provider, shared: _Shared) -> N
                 lambda: provider.poll(started),
                 poll=shared.defaults.poll, retry=shared.defaults.retry, budget=retried.budget, clock=clock,
                 rng=shared.rng, deadline=deadline, pause=pause, on_snapshot=on_snapshot,
-                on_retry=retried.on_retry,
+                on_retry=retried.on_retry, probe=partial(provider.probe, started),
+                total_hint=started.run_count,
             )  # fmt: skip
             if (
                 isinstance(spec, CekuraGate)

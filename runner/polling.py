@@ -23,7 +23,7 @@ import random
 from collections.abc import Awaitable, Callable
 
 from runner.clock import Clock
-from runner.errors import DeadlineExceeded, ProtocolError, TransientError
+from runner.errors import DeadlineExceeded, ProbeUnsupported, ProtocolError, TransientError
 from runner.model import ResultSnapshot
 from runner.retry import ProviderPause, RetryBudget, call_with_retry
 from runner.settings import PollPolicy, RetryPolicy
@@ -107,6 +107,28 @@ def progress_of(snapshot: ResultSnapshot, now: float) -> Progress | None:
     return (now, min(done, total), total, closing)
 
 
+CHECKPOINT_POLLS = 4  # with a probe: the whole result is read at least every this many poll.max...
+LAST_STRETCH_POLLS = 2  # ...and on every poll once the deadline is this many poll.max away
+
+
+def _detail_due(
+    probing: bool,
+    total: int | None,
+    closing: bool,
+    since_detail: float,
+    until_deadline: float,
+    policy: PollPolicy,
+) -> bool:
+    """Whether this poll reads the whole result rather than only probing how many runs are still calling."""
+    return (
+        not probing
+        or total is None  # nothing to measure the probe's count against yet
+        or closing  # every call has ended: the result's own status and verdicts come with the detail
+        or since_detail >= CHECKPOINT_POLLS * policy.maximum  # fresh partial data, and a check on the probe
+        or until_deadline <= LAST_STRETCH_POLLS * policy.maximum  # a timeout keeps the runs seen last
+    )
+
+
 async def poll_until_terminal(
     poll_once: Callable[[], Awaitable[ResultSnapshot]],
     *,
@@ -119,10 +141,29 @@ async def poll_until_terminal(
     pause: ProviderPause | None = None,
     on_snapshot: Callable[[ResultSnapshot], None] | None = None,
     on_retry: Callable[[TransientError, int, float], None] | None = None,
+    probe: Callable[[], Awaitable[int]] | None = None,
+    total_hint: int | None = None,
 ) -> ResultSnapshot:
+    """Poll until the result is terminal (see the module docstring).
+
+    ``probe`` (optional) counts the runs that have not finished their call in one small request; while
+    it says calls are going on, most polls are probes and the whole result (``poll_once``) is read only
+    at checkpoints (every ``CHECKPOINT_POLLS x poll.max``), near the deadline, and from the moment every
+    call has ended: so a gate of 100 runs reads its result a few times instead of on every poll. Which of
+    the two a poll makes never changes the verdict, which always comes from ``poll_once``. A probe the
+    platform cannot answer (``ProbeUnsupported``) is not asked again. ``total_hint``: the runs the start
+    announced, until a poll says."""
+
     async def ask() -> ResultSnapshot:
         try:
             return await poll_once()
+        except ProtocolError as exc:
+            raise TransientError(f"{exc.message} (asking again)") from exc
+
+    async def ask_probe() -> int:
+        assert probe is not None  # noqa: S101 - only called while probing
+        try:
+            return await probe()
         except ProtocolError as exc:
             raise TransientError(f"{exc.message} (asking again)") from exc
 
@@ -130,23 +171,33 @@ async def poll_until_terminal(
     last_error: str | None = None  # cleared by every answer
     first: Progress | None = None  # the first poll that counted finished runs, and the latest
     latest: Progress | None = None
+    probing = probe is not None
+    total = total_hint if total_hint is not None and total_hint > 0 else None
+    closing = False  # a poll saw every call ended: from then on each poll reads the whole result
+    last_detail = clock.now()
     index = 0
+    at_once = False  # the probe could not answer: read the whole result now, without waiting again
     while True:
-        delay = next_delay(index, poll, rng, first, latest, clock.now())
-        index += 1
-        remaining = deadline - clock.now()
-        if remaining <= 0:
-            raise PollTimeout(
-                "deadline reached while waiting for a terminal status", last=last, last_error=last_error
-            )
-        await clock.sleep(min(delay, remaining))
+        if not at_once:
+            delay = next_delay(index, poll, rng, first, latest, clock.now())
+            index += 1
+            remaining = deadline - clock.now()
+            if remaining <= 0:
+                raise PollTimeout(
+                    "deadline reached while waiting for a terminal status", last=last, last_error=last_error
+                )
+            await clock.sleep(min(delay, remaining))
+        at_once = False
         if clock.now() >= deadline:
             raise PollTimeout(
                 "deadline reached while waiting for a terminal status", last=last, last_error=last_error
             )
+        call: Callable[[], Awaitable[ResultSnapshot | int]] = ask
+        if not _detail_due(probing, total, closing, clock.now() - last_detail, deadline - clock.now(), poll):
+            call = ask_probe
         try:
-            snapshot = await call_with_retry(
-                ask,
+            answer = await call_with_retry(
+                call,
                 policy=retry,
                 budget=budget,
                 clock=clock,
@@ -155,6 +206,9 @@ async def poll_until_terminal(
                 pause=pause,
                 on_retry=on_retry,
             )
+        except ProbeUnsupported:
+            probing, at_once = False, True  # asked no more
+            continue
         except DeadlineExceeded as exc:
             cause = getattr(exc, "last_error", None) or last_error
             timeout = PollTimeout(str(exc), last=last, last_error=cause)
@@ -171,13 +225,26 @@ async def poll_until_terminal(
             if on_retry is not None:
                 on_retry(exc, 0, 0.0)
             continue
-        last, last_error = snapshot, None
-        seen = progress_of(snapshot, clock.now())
+        last_error = None
+        if isinstance(answer, int):
+            if total is None or answer > total:  # a count that does not add up: read the result instead
+                probing, at_once = False, True
+                continue
+            seen: Progress | None = (clock.now(), total - answer, total, answer == 0)
+            closing = answer == 0
+        else:
+            last, last_detail = answer, clock.now()
+            seen = progress_of(answer, clock.now())
+            if seen is not None:
+                total = seen[2]
+                closing = seen[1] >= seen[2] or seen[3]
         if seen is not None:
             latest = seen
             if first is None or (first[1] == 0 and seen[1] == 0):
                 first = seen  # the rate is measured from the last poll before runs started finishing
+        if isinstance(answer, int):
+            continue
         if on_snapshot is not None:
-            on_snapshot(snapshot)
-        if snapshot.terminal:
-            return snapshot
+            on_snapshot(answer)
+        if answer.terminal:
+            return answer

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
 
 from runner.errors import ProtocolError
 from runner.model import MetricKind
-from runner.providers.cekura_map import map_metric, map_result, normalise_success_rate
+from runner.providers.cekura_map import RunMemo, map_metric, map_result, normalise_success_rate
 
 
 @pytest.mark.parametrize(
@@ -221,3 +222,60 @@ def test_a_passed_run_keeps_its_metric_values_but_not_their_explanations() -> No
     assert tone.passed is True and tone.explanation == ""  # passed run: the value stays, the text goes
     (policy,) = runs["12"].metrics
     assert policy.explanation == "skipped the ID check"  # failed run: every explanation stays
+
+
+def _running(**overrides: Any) -> dict[str, Any]:
+    data = _result(status="running", completed_runs_count=2)
+    data.update(overrides)
+    return data
+
+
+def test_a_poll_reuses_the_runs_it_already_mapped_in_a_terminal_status() -> None:
+    """While a result runs, a finished run's record is reused from the memo (mapping every run of every
+    poll was most of the CPU at 1,000 results); runs that are not finished are mapped on every poll."""
+    memo = RunMemo()
+    data = _running()
+    data["runs"]["y"] = {"id": 14, "status": "in_progress", "scenario_name": "S"}
+    first = {run.run_id: run for run in map_result(data, memo=memo).runs}
+    second = {run.run_id: run for run in map_result(_copy(data), memo=memo).runs}
+    assert second["11"] is first["11"] and second["12"] is first["12"] and second["13"] is first["13"]
+    assert second["14"] is not first["14"] and second["14"] == first["14"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda d: d["runs"]["1"].update(success=False), id="success-changed"),
+        pytest.param(lambda d: d["runs"]["1"].update(status="failed"), id="status-changed"),
+        pytest.param(lambda d: d["runs"]["1"].update(error_message="dropped"), id="error-appeared"),
+        pytest.param(lambda d: d.update(failed_infrastructure_runs=[11, 13]), id="now-an-infra-failure"),
+        pytest.param(lambda d: d.update(not_connected_runs=[12]), id="now-not-connected"),
+    ],
+)
+def test_a_run_whose_outcome_fields_changed_is_mapped_again(change: Any) -> None:
+    memo = RunMemo()
+    data = _running()
+    before = {run.run_id: run for run in map_result(data, memo=memo).runs}
+    changed = _copy(data)
+    change(changed)
+    after = {run.run_id: run for run in map_result(changed, memo=memo).runs}
+    assert after == {run.run_id: run for run in map_result(changed).runs}  # as if mapped afresh
+    assert any(after[key] is not before[key] for key in after)
+
+
+def test_the_terminal_poll_maps_every_run_afresh() -> None:
+    """The verdict never rests on a reused record: a metric rescored after the run finished (not in the
+    memo's fingerprint) is read from the terminal poll."""
+    memo = RunMemo()
+    running = _running()
+    before = {run.run_id: run for run in map_result(running, memo=memo).runs}
+    done = _copy(running)
+    done.update(status="completed", completed_runs_count=3)
+    done["runs"]["2"]["evaluation"]["metrics"][0]["explanation"] = "rescored: the ID check was skipped twice"
+    after = {run.run_id: run for run in map_result(done, memo=memo).runs}
+    assert all(after[key] is not before[key] for key in after)
+    assert after["12"].metrics[0].explanation == "rescored: the ID check was skipped twice"
+
+
+def _copy(data: dict[str, Any]) -> dict[str, Any]:
+    return copy.deepcopy(data)

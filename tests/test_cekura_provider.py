@@ -16,6 +16,7 @@ import pytest
 
 from runner.errors import (
     AuthError,
+    ProbeUnsupported,
     ProtocolError,
     RateLimited,
     RequestRejected,
@@ -364,3 +365,60 @@ async def test_cancel_ends_calls_and_accepts_an_empty_body() -> None:
 
     await provider(handler).cancel(StartedResult("8", "running", None, None))
     assert paths == ["POST /test_framework/v1/results/8/end_calls/"]
+
+
+@pytest.mark.anyio
+async def test_a_probe_reads_only_the_count_of_runs_still_calling() -> None:
+    """``GET runs-external/?result_id=&status__in=<calling>&page_size=1``: one run on the page, the count
+    is the answer (the result detail would carry every run)."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"count": 37, "next": None, "previous": None, "results": [{"id": 1}]})
+
+    assert await provider(handler).probe(StartedResult("167", "running", 100, "r")) == 37
+    (request,) = seen
+    assert request.url.path == "/test_framework/v1/runs-external/"
+    assert dict(request.url.params) == {
+        "result_id": "167",
+        "status__in": "pending,in_queue,scaling_up,in_progress,running",
+        "page_size": "1",
+    }
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(httpx.Response(404, json={"detail": "Not found."}), id="no-runs-list"),
+        pytest.param(httpx.Response(400, json={"status__in": ["unknown filter"]}), id="filter-refused"),
+        pytest.param(httpx.Response(200, json=[{"id": 1}]), id="a-bare-list-without-count"),
+        pytest.param(httpx.Response(200, json={"count": -1, "results": []}), id="negative-count"),
+    ],
+)
+async def test_a_probe_the_platform_cannot_answer_is_not_asked_again(answer: httpx.Response) -> None:
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return answer
+
+    cekura = provider(handler)
+    started = StartedResult("167", "running", 100, "r")
+    with pytest.raises(ProbeUnsupported):
+        await cekura.probe(started)
+    with pytest.raises(ProbeUnsupported):
+        await cekura.probe(started)
+    assert len(calls) == 1
+
+
+@pytest.mark.anyio
+async def test_a_failing_probe_is_retried_like_a_poll_not_given_up() -> None:
+    """A 503 is transient (retried within the budget), not a sign that the platform has no runs list."""
+    answers = [httpx.Response(503), httpx.Response(200, json={"count": 0, "results": []})]
+    cekura = provider(lambda r: answers.pop(0))
+    started = StartedResult("167", "running", 100, "r")
+    with pytest.raises(TransientError):
+        await cekura.probe(started)
+    assert await cekura.probe(started) == 0  # asked again, and answered

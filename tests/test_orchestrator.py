@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from runner.clock import FakeClock
-from runner.errors import AuthError, RateLimited, StartOutcomeUnknown, TransientError
+from runner.errors import AuthError, ProbeUnsupported, RateLimited, StartOutcomeUnknown, TransientError
 from runner.model import FailureKind, GateExecution, ResultSnapshot, RunRecord
 from runner.orchestrator import RunSummary, execute
 from runner.providers.base import StartedResult
@@ -91,6 +91,9 @@ class FakeProvider:
         if isinstance(item, Exception):
             raise item
         return snap(started.result_id, item)
+
+    async def probe(self, started: StartedResult) -> int:
+        raise ProbeUnsupported("scripted polls only")  # every poll reads the scripted snapshot
 
     async def share_link(self, started: StartedResult) -> str | None:
         return f"https://share.test/{started.result_id}"

@@ -273,7 +273,7 @@ async def test_a_platform_failing_every_request_sees_a_bounded_request_rate(tmp_
     config = replace(config, defaults=replace(config.defaults, concurrency=10))  # all wait at once
     clock = FakeClock()
     started = clock.now()
-    provider, app = sim_provider(clock, faults="results:503")
+    provider, app = sim_provider(clock, faults="results:503;runlist:503")  # details and probes alike
     summary = await run(config, provider, clock)
     assert all(
         e.failure is not None and e.failure.kind in (FailureKind.INFRA, FailureKind.TIMEOUT)
@@ -282,7 +282,7 @@ async def test_a_platform_failing_every_request_sees_a_bounded_request_rate(tmp_
     polls = sum(
         n
         for route, n in app.stats()["requests"].items()
-        if route.startswith("GET") and "results/{id}" in route
+        if route.startswith("GET") and ("results/{id}" in route or route.endswith("runs-external/"))
     )
     retry = config.defaults.retry
     windows = (clock.now() - started) / retry.breaker_cooldown

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from runner.clock import FakeClock
-from runner.errors import ProtocolError, TransientError
+from runner.errors import ProbeUnsupported, ProtocolError, TransientError
 from runner.model import ResultSnapshot
 from runner.polling import PollGaveUp, PollTimeout, poll_delay, poll_until_terminal
 from runner.retry import RetryBudget
@@ -176,3 +176,117 @@ async def test_a_result_finishing_steadily_is_seen_promptly_with_few_polls() -> 
     lag = clock.now() - end
     assert 0.0 <= lag <= 1.0 + 0.5  # poll.min, plus the rounding of the last finished run
     assert calls < 22 / 2
+
+
+class World:
+    """A result of 100 runs whose calls end spread over 60-600 s, each evaluated 3 s later; ``probe``
+    counts the runs still calling (like the runs list), ``detail`` is the whole result."""
+
+    EVALUATION = 3.0
+
+    def __init__(self, clock: FakeClock, *, probe_error: Exception | None = None, inflate: int = 0) -> None:
+        self.clock = clock
+        self.ends = [60.0 + 540.0 * i / 99 for i in range(100)]
+        self.details = 0
+        self.probes = 0
+        self.order: list[tuple[str, float]] = []  # ("probe" | "detail", clock time)
+        self.probe_error = probe_error
+        self.inflate = inflate  # a platform that ignores the filter: counts more runs than the result has
+
+    async def probe(self) -> int:
+        self.probes += 1
+        self.order.append(("probe", self.clock.now()))
+        if self.probe_error is not None:
+            raise self.probe_error
+        return sum(1 for end in self.ends if end > self.clock.now()) + self.inflate
+
+    async def detail(self) -> ResultSnapshot:
+        self.details += 1
+        now = self.clock.now()
+        self.order.append(("detail", now))
+        done = sum(1 for end in self.ends if end + self.EVALUATION <= now)
+        status = "completed" if done == len(self.ends) else "running"
+        return ResultSnapshot("1", status, status == "completed", status == "completed",
+                              total_runs=len(self.ends), completed_runs=done)  # fmt: skip
+
+    @property
+    def finished_at(self) -> float:
+        return max(self.ends) + self.EVALUATION
+
+
+POLICY = PollPolicy(initial=5.0, maximum=30.0, minimum=1.0)
+
+
+async def _poll_world(
+    world: World, *, deadline: float = 3600.0, total_hint: int | None = 100
+) -> ResultSnapshot:
+    return await poll_until_terminal(
+        world.detail, poll=POLICY, retry=RetryPolicy(attempts=2, base=0.5, maximum=1.0),
+        budget=RetryBudget(5), clock=world.clock, rng=random.Random(0), deadline=deadline,
+        probe=world.probe, total_hint=total_hint,
+    )  # fmt: skip
+
+
+@pytest.mark.anyio
+async def test_a_probe_does_most_of_the_polling_and_the_whole_result_is_read_a_few_times() -> None:
+    """Reading a result of 100 runs is ~440 KB of JSON: while calls go on, the poller asks only how many
+    are still calling, reads the whole result at checkpoints (every 4 x poll.max) and, once every call has
+    ended, on each poll until it is terminal. It is seen as promptly as without probes."""
+    clock = FakeClock(start=0.0)
+    world = World(clock)
+    result = await _poll_world(world)
+    assert result.terminal and result.completed_runs == 100
+    assert clock.now() - world.finished_at <= POLICY.maximum  # detection lag bounded by poll.max
+    checkpoints = world.finished_at / (4 * POLICY.maximum)
+    assert world.details <= checkpoints + 6  # the checkpoints, and the few polls after the calls ended
+    assert world.probes > world.details
+    whole = World(FakeClock(start=0.0), probe_error=ProbeUnsupported("none"))
+    await _poll_world(whole)
+    assert world.details * 2 < whole.details  # without the probe every poll reads the whole result
+
+
+@pytest.mark.anyio
+async def test_a_platform_without_the_probe_is_polled_whole_at_once_and_never_probed_again() -> None:
+    """The probe is refused (no runs list here): that poll reads the whole result at once, without
+    waiting another delay, and every later poll does too."""
+    clock = FakeClock(start=0.0)
+    world = World(clock, probe_error=ProbeUnsupported("the runs list was refused: 404"))
+    result = await _poll_world(world)
+    assert result.terminal
+    assert world.probes == 1
+    assert len(clock.sleeps) == world.details  # the refused probe cost no extra wait
+
+
+@pytest.mark.anyio
+async def test_a_probe_count_that_does_not_add_up_is_not_trusted() -> None:
+    """A platform that ignores the filters counts more runs than the result has: the poller reads the
+    whole result from then on, instead of waiting for a count that would never reach zero."""
+    clock = FakeClock(start=0.0)
+    world = World(clock, inflate=1000)
+    result = await _poll_world(world)
+    assert result.terminal and world.probes == 1
+    assert clock.now() - world.finished_at <= POLICY.maximum
+
+
+@pytest.mark.anyio
+async def test_without_the_number_of_runs_the_first_poll_reads_the_whole_result() -> None:
+    """Nothing to weigh a probe's count against before a poll said how many runs there are."""
+    world = World(FakeClock(start=0.0))
+    await _poll_world(world, total_hint=None)
+    assert world.order[0][0] == "detail" and world.probes > 0
+
+
+@pytest.mark.anyio
+async def test_near_the_deadline_every_poll_reads_the_whole_result_so_a_timeout_keeps_fresh_runs() -> None:
+    """A timed-out gate is reported with the runs seen last: in the last 2 x poll.max before the deadline
+    the poller reads the whole result on every poll, so what a timeout keeps is at most a poll old."""
+    clock = FakeClock(start=0.0)
+    world = World(clock)
+    world.ends = [10_000.0] * 100  # calls that never end before the deadline
+    with pytest.raises(PollTimeout) as info:
+        await _poll_world(world, deadline=900.0)
+    assert info.value.last is not None
+    last_detail = max(at for kind, at in world.order if kind == "detail")
+    assert 900.0 - last_detail <= POLICY.maximum
+    assert all(kind == "detail" for kind, at in world.order if at >= 900.0 - 2 * POLICY.maximum)
+    assert world.probes > world.details

@@ -1,9 +1,10 @@
 """Provider registry: builds one adapter per configured platform, starting the embedded simulator if asked.
 
 ``open_providers`` is the only place that creates HTTP clients, so pool limits, timeouts and the
-no-redirect rule are set once (design.md §7): the pool has more connections than the orchestrator's
-CapacityLimiter has tokens, so no request ever queues into a PoolTimeout. When several providers use
-``base_url: simulator`` they share one embedded simulator, which serves every platform's API.
+no-redirect rule are set once (design.md §7): each adapter hands httpx at most as many requests at once
+as the pool has connections (``JsonApi``), so no request ever queues into a PoolTimeout. When several
+providers use ``base_url: simulator`` they share one embedded simulator, which serves every platform's
+API.
 """
 
 from __future__ import annotations
@@ -71,11 +72,14 @@ async def open_providers(config: Config) -> AsyncIterator[Mapping[str, Provider]
         providers: dict[str, Provider] = {}
         if config.cekura is not None:
             providers["cekura"] = CekuraProvider(
-                client(config.cekura.base_url), config.cekura.api_key, key_source=config.cekura.api_key_source
+                client(config.cekura.base_url),
+                config.cekura.api_key,
+                key_source=config.cekura.api_key_source,
+                in_flight=connections,
             )
         if config.freeplay is not None:
             providers["freeplay"] = FreeplayProvider(
-                client(config.freeplay.base_url), config.freeplay.api_key
+                client(config.freeplay.base_url), config.freeplay.api_key, in_flight=connections
             )
         for provider in providers.values():
             stack.push_async_callback(provider.aclose)

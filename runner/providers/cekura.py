@@ -21,10 +21,10 @@ from typing import Any
 
 import httpx
 
-from runner.errors import ProtocolError, StartOutcomeUnknown
+from runner.errors import ProbeUnsupported, ProtocolError, RequestRejected, StartOutcomeUnknown
 from runner.model import ResultSnapshot, TargetResult, TestCase
 from runner.providers.base import StartedResult
-from runner.providers.cekura_map import map_result, normalise_status
+from runner.providers.cekura_map import RunMemo, map_result, normalise_status
 from runner.providers.cekura_payloads import build_start, has_reference, result_name
 from runner.providers.cekura_runs import (
     CREATE_FROM_RUN,
@@ -37,10 +37,12 @@ from runner.providers.cekura_runs import (
     map_runs,
     map_test_set,
 )
-from runner.providers.http import JsonApi
+from runner.providers.http import IN_FLIGHT, JsonApi
 from runner.settings import CekuraGate, GateSpec, Secret
 
 RESULTS = "/test_framework/v1/results/"
+# Run statuses before a run's call has ended (api-contracts §A5): what a progress probe counts.
+CALLING = ("pending", "in_queue", "scaling_up", "in_progress", "running")
 _RUN_ID = re.compile(r"[0-9]{1,30}")
 
 
@@ -67,9 +69,17 @@ def describe_drf_error(body: Any) -> str:
 class CekuraProvider:
     name = "cekura"
 
-    def __init__(self, client: httpx.AsyncClient, api_key: Secret, *, key_source: str | None = None) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        api_key: Secret,
+        *,
+        key_source: str | None = None,
+        in_flight: int = IN_FLIGHT,
+    ) -> None:
         self._api = JsonApi(
             client,
+            in_flight=in_flight,
             headers={
                 "X-CEKURA-API-KEY": api_key.reveal(),
                 "Accept": "application/json",
@@ -81,6 +91,8 @@ class CekuraProvider:
             "and the key's permissions",
         )
         self._call = self._api.call
+        self._memos: dict[str, RunMemo] = {}  # result id -> its runs mapped so far (until it is terminal)
+        self._probe_works = True  # False once the platform refused a progress probe
 
     @staticmethod
     def _own(gate: GateSpec) -> CekuraGate:
@@ -146,10 +158,35 @@ class CekuraProvider:
 
     async def poll(self, started: StartedResult) -> ResultSnapshot:
         data = await self._call("GET", f"{RESULTS}{started.result_id}/")
-        snapshot = map_result(data)
+        memo = self._memos.setdefault(started.result_id, RunMemo())
+        snapshot = map_result(data, memo=memo)
         if snapshot.result_id != started.result_id:
             raise ProtocolError(f"asked for result {started.result_id}, got result {snapshot.result_id}")
+        if snapshot.terminal:
+            del self._memos[started.result_id]
         return snapshot
+
+    async def probe(self, started: StartedResult) -> int:
+        """How many of the result's runs have not finished their call: ``GET runs-external/?result_id=…
+        &status__in=<CALLING>&page_size=1`` (api-contracts §A10), read for its ``count`` only.
+
+        The detail of a result of 100 runs is about 440 KB of JSON (every transcript and metric), and
+        parsing it on every poll was most of the CPU at 1,000 results; this answer is one run. It only
+        tells the poller *when* to read the detail: every verdict comes from the detail. A platform that
+        refuses the request (4xx) or gives no count is asked no more (``ProbeUnsupported``)."""
+        if not self._probe_works:
+            raise ProbeUnsupported("the runs list was refused earlier")
+        params = {"result_id": started.result_id, "status__in": ",".join(CALLING), "page_size": "1"}
+        try:
+            data = await self._call("GET", RUNS, params=params)
+        except RequestRejected as exc:
+            self._probe_works = False
+            raise ProbeUnsupported(f"the runs list was refused: {exc.message}") from exc
+        count = data.get("count") if isinstance(data, dict) else None
+        if type(count) is not int or count < 0:
+            self._probe_works = False
+            raise ProbeUnsupported("the runs list has no count")
+        return count
 
     async def share_link(self, started: StartedResult) -> str | None:
         data = await self._call(

@@ -11,7 +11,6 @@ import math
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from runner.errors import ProtocolError
@@ -36,8 +35,34 @@ def _name(value: object, fallback: str) -> str:
     return text or fallback
 
 
+_LABELS: dict[str, str] = {}  # raw text -> cleaned and interned (see ``_label``)
+_MAX_LABELS = 4096
+
+
+def _label(value: object, fallback: str) -> str:
+    """``_name`` for the texts every run repeats (scenario, personality and metric names, statuses, enum
+    labels): cleaned once and interned, so 100,000 runs share a few strings and clean them a few times."""
+    if type(value) is int:  # an id: nothing to clean
+        return sys.intern(str(value))
+    if not isinstance(value, str) or len(value) > _MAX_NAME:
+        return sys.intern(_name(value, fallback))
+    found = _LABELS.get(value)
+    if found is None:
+        if len(_LABELS) >= _MAX_LABELS:  # a platform that sends endless distinct names: start over
+            _LABELS.clear()
+        found = _LABELS[value] = sys.intern(one_line(value, _MAX_NAME))
+    return found or fallback
+
+
 def normalise_status(value: object) -> str:
     return str(value).strip().lower() if value is not None else ""
+
+
+def _status(value: object) -> str:
+    """``normalise_status``, interned for the few values every run repeats."""
+    if isinstance(value, str) and value in KNOWN_STATUSES:
+        return sys.intern(value)
+    return normalise_status(value)
 
 
 def _int(value: object) -> int | None:
@@ -109,21 +134,44 @@ def _binary_passed(item: Mapping[str, Any]) -> bool | None:
     return None if score is None else score >= 5
 
 
-def map_metric(item: object) -> MetricValue | None:
+_SHARED: dict[MetricValue, MetricValue] = {}  # see ``map_metric``
+_MAX_SHARED = 8192
+_SHARED_KINDS = frozenset({MetricKind.BINARY, MetricKind.CONTINUOUS, MetricKind.ENUM})
+
+
+def map_metric(item: object, *, keep_text: bool = True) -> MetricValue | None:
+    """One metric item; ``keep_text=False`` drops its explanation (a passed run's: no report shows it).
+
+    Values are immutable, and without an explanation most are alike (a passed binary metric, an enum
+    label, a 0-5 score): those are shared, so 100,000 runs hold a few hundred of them instead of 400,000.
+    Numeric values (latencies, ...) are nearly all different and are not."""
+    value = _metric(item, keep_text)
+    if value is None or value.explanation or value.kind not in _SHARED_KINDS:
+        return value
+    shared = _SHARED.get(value)
+    if shared is None:
+        if len(_SHARED) >= _MAX_SHARED:
+            _SHARED.clear()
+        shared = _SHARED[value] = value
+    return shared
+
+
+def _metric(item: object, keep_text: bool) -> MetricValue | None:
     if not isinstance(item, Mapping):
         return None
     kind_text = normalise_status(item.get("eval_type") or item.get("type"))
     metric_id = _int(item.get("id"))
-    name = _name(item.get("name"), f"metric {metric_id}" if metric_id is not None else "unnamed metric")
-    explanation = item.get("explanation")
-    if isinstance(explanation, list):
-        explanation = " ".join(str(part) for part in explanation)
-    text = one_line(str(explanation or ""), _MAX_REASON)
+    name = _label(item.get("name"), f"metric {metric_id}" if metric_id is not None else "unnamed metric")
+    text = ""
+    if keep_text:
+        explanation = item.get("explanation")
+        if isinstance(explanation, list):
+            explanation = " ".join(str(part) for part in explanation)
+        text = one_line(str(explanation or ""), _MAX_REASON)
     score = _float(item.get("score"))
     if score is None:
         score = _float(item.get("value"))
     mid = sys.intern(str(metric_id)) if metric_id is not None else None
-    name = sys.intern(name)  # the same few names on every run of every result: stored once
     if kind_text.startswith("binary"):
         passed = _binary_passed(item)
         return MetricValue(
@@ -137,9 +185,10 @@ def map_metric(item: object) -> MetricValue | None:
         label = item.get("enum")
         if label is None and isinstance(item.get("value"), str):
             label = item.get("value")
-        return MetricValue(
-            mid, name, MetricKind.ENUM, score, None, None if label is None else str(label), text
-        )
+        label_text = None if label is None else str(label)
+        if label_text is not None and len(label_text) <= _MAX_NAME:
+            label_text = sys.intern(label_text)  # a few labels, repeated on every run
+        return MetricValue(mid, name, MetricKind.ENUM, score, None, label_text, text)
     return MetricValue(mid, name, MetricKind.UNKNOWN, score, None, None, text)
 
 
@@ -178,10 +227,17 @@ def _reasons(
     return tuple(reasons)
 
 
+def _run_id(run: Mapping[str, Any], key: str) -> str:
+    raw = run.get("id")
+    if type(raw) is int:  # the usual case, and nothing to clean (bool is not int here)
+        return str(raw)
+    return _name(raw if raw is not None else key, f"run {key}")
+
+
 def map_run(
     run: Mapping[str, Any], key: str, infra_ids: frozenset[str], unconnected: frozenset[str]
 ) -> RunRecord:
-    run_id = _name(run.get("id") if run.get("id") is not None else key, f"run {key}")
+    run_id = _run_id(run, key)
     scenario = run.get("scenario")
     scenario_id: object = scenario.get("id") if isinstance(scenario, Mapping) else scenario
     scenario_name = run.get("scenario_name") or (
@@ -190,15 +246,8 @@ def map_run(
     personality = run.get("personality_name") or (
         scenario.get("personality_name") if isinstance(scenario, Mapping) else None
     )
-    status = normalise_status(run.get("status"))
+    status = _status(run.get("status"))
     success = run.get("success") if isinstance(run.get("success"), bool) else None
-    evaluation = run.get("evaluation")
-    raw_metrics = evaluation.get("metrics") if isinstance(evaluation, Mapping) else None
-    metrics = tuple(
-        m for m in (map_metric(item) for item in (raw_metrics if isinstance(raw_metrics, list) else [])) if m
-    )
-    outcome = run.get("expected_outcome")
-    eo_score = _float(outcome.get("score")) if isinstance(outcome, Mapping) else None
     infra: bool = (
         status in INFRA_STATUSES
         or run_id in infra_ids
@@ -207,18 +256,26 @@ def map_run(
     # Only a run that did not pass keeps its transcript and its metrics' explanations: the reports show
     # them for failed runs only, and 1,000 results of 100 runs would otherwise hold 100,000 of each.
     passed = success is True and not infra
-    transcript = None if passed else run.get("transcript")
-    if passed:
-        metrics = tuple(
-            replace(metric, explanation="") if metric.explanation else metric for metric in metrics
+    evaluation = run.get("evaluation")
+    raw_metrics = evaluation.get("metrics") if isinstance(evaluation, Mapping) else None
+    metrics = tuple(
+        m
+        for m in (
+            map_metric(item, keep_text=not passed)
+            for item in (raw_metrics if isinstance(raw_metrics, list) else [])
         )
+        if m
+    )
+    outcome = run.get("expected_outcome")
+    eo_score = _float(outcome.get("score")) if isinstance(outcome, Mapping) else None
+    transcript = None if passed else run.get("transcript")
     return RunRecord(
         run_id=run_id,
-        scenario=sys.intern(
-            _name(scenario_name, f"scenario {scenario_id}" if scenario_id is not None else "unknown scenario")
+        scenario=_label(
+            scenario_name, f"scenario {scenario_id}" if scenario_id is not None else "unknown scenario"
         ),
-        scenario_id=None if scenario_id is None else _name(scenario_id, "?"),
-        personality=_name(personality, "") or None,
+        scenario_id=None if scenario_id is None else _label(scenario_id, "?"),
+        personality=_label(personality, "") or None,
         status=status,
         terminal=status in TERMINAL,
         success=success,
@@ -232,8 +289,48 @@ def map_run(
     )
 
 
-def map_result(data: object, *, url: str | None = None) -> ResultSnapshot:
-    """Map ``GET results/{id}/`` (or a start/list item) to a snapshot; ProtocolError if it is no result."""
+class RunMemo:
+    """The runs of one result that earlier polls mapped in a terminal status, by id, with what each was
+    mapped from.
+
+    A result is polled many times while its runs finish; a finished run rarely changes, so a poll reuses
+    its record while the fields that decide its outcome (status, success, error, the result's
+    infrastructure and not-connected lists) read the same, and maps only the runs that moved: at 1,000
+    results of 100 runs, mapping every run of every poll was most of the runner's CPU. The poll that finds
+    the result terminal maps every run afresh (``map_result`` ignores the memo then), so a verdict never
+    rests on a reused record; reused ones only ever stand in a timed-out gate's partial data.
+    """
+
+    def __init__(self) -> None:
+        self._runs: dict[int, tuple[tuple[object, ...], RunRecord]] = {}
+
+    def map(
+        self, run: Mapping[str, Any], key: str, infra_ids: frozenset[str], unconnected: frozenset[str]
+    ) -> RunRecord:
+        raw = run.get("id")
+        if type(raw) is not int:  # an id we would have to clean: not worth remembering
+            return map_run(run, key, infra_ids, unconnected)
+        text = str(raw)
+        seen = (
+            run.get("status"),
+            run.get("success"),
+            run.get("error_message"),
+            text in infra_ids,
+            text in unconnected,
+        )
+        found = self._runs.get(raw)
+        if found is not None and found[0] == seen:
+            return found[1]
+        record = map_run(run, key, infra_ids, unconnected)
+        if record.terminal:
+            self._runs[raw] = (seen, record)
+        return record
+
+
+def map_result(data: object, *, url: str | None = None, memo: RunMemo | None = None) -> ResultSnapshot:
+    """Map ``GET results/{id}/`` (or a start/list item) to a snapshot; ProtocolError if it is no result.
+
+    ``memo``: the result's runs mapped at earlier polls, reused while the result is not terminal."""
     if not isinstance(data, Mapping):
         raise ProtocolError("the result is not a JSON object")
     result_id = _int(data.get("id"))
@@ -271,10 +368,11 @@ def map_result(data: object, *, url: str | None = None) -> ResultSnapshot:
         items = []
     infra_ids = _id_set(data.get("failed_infrastructure_runs"))
     unconnected = _id_set(data.get("not_connected_runs"))
-    runs = tuple(map_run(v, k, infra_ids, unconnected) for k, v in items if isinstance(v, Mapping))
+    terminal = status in TERMINAL
+    mapper = memo.map if memo is not None and not terminal else map_run
+    runs = tuple(mapper(v, k, infra_ids, unconnected) for k, v in items if isinstance(v, Mapping))
     if len(runs) != len(items):
         anomalies.append(f"{len(items) - len(runs)} run entries are not objects")
-    terminal = status in TERMINAL
     return ResultSnapshot(
         result_id=str(result_id),
         status=status,

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from runner.errors import ProtocolError, StartOutcomeUnknown
+from runner.errors import ProbeUnsupported, ProtocolError, StartOutcomeUnknown
 from runner.model import CaseKind, ResultSnapshot, TargetResult, TestCase
 from runner.providers.base import StartedResult
 from runner.providers.freeplay_map import (
@@ -28,7 +28,7 @@ from runner.providers.freeplay_map import (
     map_test_run,
     normalise_status,
 )
-from runner.providers.http import JsonApi
+from runner.providers.http import IN_FLIGHT, JsonApi
 from runner.settings import FreeplayGate, FreeplayMode, GateSpec, Secret
 
 API = "/api/v2/projects"
@@ -58,9 +58,17 @@ def run_name(gate: FreeplayGate, reference: str) -> str:
 class FreeplayProvider:
     name = "freeplay"
 
-    def __init__(self, client: httpx.AsyncClient, api_key: Secret, *, key_source: str | None = None) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        api_key: Secret,
+        *,
+        key_source: str | None = None,
+        in_flight: int = IN_FLIGHT,
+    ) -> None:
         self._api = JsonApi(
             client,
+            in_flight=in_flight,
             headers={"Authorization": f"Bearer {api_key.reveal()}", "Accept": "application/json"},
             secret=api_key.reveal(),
             describe=describe_freeplay_error,
@@ -210,6 +218,9 @@ class FreeplayProvider:
         if evals:
             body["eval_results"] = evals
         await self._call("POST", f"{path}/completions", body=body)
+
+    async def probe(self, started: StartedResult) -> int:
+        raise ProbeUnsupported("Freeplay has no cheaper progress request than the test run itself")
 
     async def poll(self, started: StartedResult) -> ResultSnapshot:
         gate = self._gates[started.result_id]

@@ -21,7 +21,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from runner.simulator.aggregates import JSON
@@ -52,6 +52,7 @@ EVALUATION_STATUSES = ("success", "failure", "reviewed_success", "reviewed_failu
 
 
 Handler = Callable[[SimRequest, Mapping[str, str], bool], SimResponse]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,8 @@ class _Route:
 
 
 _TF = r"/test_framework/(?:v1|v2)"
+_DETAIL = re.compile(r"GET /test_framework/v[12]/results(?:-external)?/\{id\}/")  # request counter keys
+_RUNS_LIST = re.compile(r"GET /test_framework/v[12]/runs(?:-external)?/")
 _RES = rf"{_TF}/results(?:-external)?"
 _RUN = rf"{_TF}/runs(?:-external)?"
 ROUTES = tuple(
@@ -75,6 +78,7 @@ ROUTES = tuple(
         ("POST", rf"{_RES}/(?P<id>\d+)/create_shareable_link_token", "actions", "share"),
         ("POST", rf"{_RES}/(?P<id>\d+)/rerun", "actions", "rerun"),
         ("POST", rf"{_RES}/(?P<id>\d+)/evaluate_metrics", "actions", "evaluate_metrics"),
+        ("GET", _RUN, "runlist", "list_runs"),
         ("GET", rf"{_RUN}/bulk", "runs", "runs_bulk"),
         ("GET", rf"{_RUN}/(?P<id>\d+)", "runs", "get_run"),
         ("PATCH", rf"{_RUN}/(?P<id>\d+)", "runs", "patch_run"),
@@ -174,16 +178,22 @@ class SimApp:
 
     def _detection_stats(self) -> JSON:
         """Detection lag (simulated seconds from a result's terminal status to the first poll that saw it)
-        and result-detail polls per result: what ``benchmarks/`` compares pollers by."""
+        and polls per result: what ``benchmarks/`` compares pollers by. A poll is a result detail or a
+        progress probe (the runs list); both are counted, and each on its own."""
         lags = sorted(max(0.0, seen - ended) for ended, seen in self.detections.values())
-        polls = self.requests.get("GET /test_framework/v1/results/{id}/", 0)
+        details = sum(n for key, n in self.requests.items() if _DETAIL.fullmatch(key))
+        probes = sum(n for key, n in self.requests.items() if _RUNS_LIST.fullmatch(key))
+        results = len(self.state.results)
 
         def at(q: float) -> float | None:
             return round(lags[min(len(lags) - 1, int(q * len(lags)))], 3) if lags else None
 
-        per_result = round(polls / len(self.state.results), 2) if self.state.results else None
+        def per_result(n: int) -> float | None:
+            return round(n / results, 2) if results else None
+
         return {"results": len(lags), "lag_p50": at(0.5), "lag_p95": at(0.95), "lag_max": at(1.0),
-                "polls_per_result": per_result}  # fmt: skip
+                "polls_per_result": per_result(details + probes), "details_per_result": per_result(details),
+                "probes_per_result": per_result(probes)}  # fmt: skip
 
     def _authenticate(self, headers: Mapping[str, str]) -> SimResponse | None:
         key = headers.get("x-cekura-api-key", "").strip()
@@ -292,6 +302,12 @@ class SimApp:
             if wanted and not wanted & {self.state.runs[r].plan.scenario_id for r in result.run_ids}:
                 continue
             items.append(result)
+        return self._page(req, q, items, self.render.list_item)
+
+    def _page(
+        self, req: SimRequest, q: Mapping[str, str], items: Sequence[T], render: Callable[[T], JSON]
+    ) -> SimResponse:
+        """DRF page-number pagination (api-contracts §A1.6): ``count`` of every match, one page of them."""
         size = as_int(q.get("page_size", "")) or self.world.page_size
         size = max(1, min(size, MAX_PAGE_SIZE))
         page = as_int(q.get("page", "1"))
@@ -311,7 +327,7 @@ class SimApp:
                 "count": len(items),
                 "next": link(page + 1) if page < pages else None,
                 "previous": link(page - 1) if page > 1 else None,
-                "results": [self.render.list_item(r) for r in items[(page - 1) * size : page * size]],
+                "results": [render(item) for item in items[(page - 1) * size : page * size]],
             },
         )
 
@@ -346,6 +362,38 @@ class SimApp:
                 raise Invalid({"metric_ids": [invalid_pk(mid)]})
         # Scores are deterministic, so re-scoring yields the same values: only the response matters here.
         return json_response(200, self.render.list_item(result))
+
+    def _list_runs(self, req: SimRequest, params: Mapping[str, str], stalled: bool) -> SimResponse:
+        """``GET runs-external/``: runs filtered by ``result_id``/``agent_id``/``project_id`` (one is
+        required, api-contracts §A10) and ``status``/``status__in`` (comma-separated), paginated by id."""
+        q = {k: v[-1] for k, v in req.query.items() if v}
+        scope: dict[str, int] = {}
+        for key in ("result_id", "agent_id", "project_id"):
+            if key in q:
+                value = as_int(q[key])
+                if value is None:
+                    raise Invalid({key: ["Enter a number."]})
+                scope[key] = value
+        if not scope:
+            raise Invalid({"detail": ["One of result_id, agent_id or project_id is required."]})
+        wanted: set[str] | None = None  # None: any status
+        if q.get("status__in"):
+            wanted = {part.strip() for part in q["status__in"].split(",") if part.strip()}
+        if q.get("status"):
+            wanted = {q["status"].strip()} & (wanted if wanted is not None else {q["status"].strip()})
+        now = self.state.now()
+        found = []
+        for result in sorted(self.state.results.values(), key=lambda r: r.id):
+            agent = self.world.agents[result.spec.agent_id]
+            if (
+                scope.get("result_id", result.id) != result.id
+                or scope.get("agent_id", agent.id) != agent.id
+                or scope.get("project_id", agent.project) != agent.project
+            ):
+                continue
+            states = self.state.run_states(result, now)
+            found += [rs for rs in states if wanted is None or rs.status in wanted]
+        return self._page(req, q, found, self.render.run)
 
     def _runs_bulk(self, req: SimRequest, params: Mapping[str, str], stalled: bool) -> SimResponse:
         key = "run_ids" if "run_ids" in req.query else "ids"

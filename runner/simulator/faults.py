@@ -4,7 +4,7 @@ Grammar (whitespace around tokens is ignored; rules are separated by ``;`` or ``
 
     SPEC   := RULE { ";" RULE }
     RULE   := GROUP ":" FAULT [ "=" ARG ] [ "@" WHEN ]       WHEN omitted = every request of the group
-    GROUP  := start | results | list | runs | actions | testsets
+    GROUP  := start | results | list | runlist | runs | actions | testsets
             | fp-create | fp-results | fp-record | fp-list | fp-cases | *
     WHEN   := P        each request with probability P: 0.3 or 30%  (0 < P <= 1)
             | #N       only the N-th request of the group (1-based)
@@ -18,9 +18,10 @@ Grammar (whitespace around tokens is ignored; rules are separated by ``;`` or ``
                results:429=date:3@#2;results:backwards@#3;results:vanish@#4-;start:cut@#1
 
 Endpoint groups: ``start`` every run_scenarios* POST; ``results`` GET results/{id}/; ``list`` GET results/;
-``runs`` runs bulk, GET and PATCH of one run; ``actions`` end_calls, rerun, create_shareable_link_token,
-evaluate_metrics; ``testsets`` create_from_run. Freeplay (``/api/v2/...``): ``fp-create`` POST test-runs,
-POST test-suites/{id}/runs and runs/execute; ``fp-results`` GET test-runs/id/{id} and suite run results;
+``runlist`` GET runs/ (the runs list: regate's progress probe); ``runs`` runs bulk, GET and PATCH of one
+run; ``actions`` end_calls, rerun, create_shareable_link_token, evaluate_metrics; ``testsets``
+create_from_run. Freeplay (``/api/v2/...``): ``fp-create`` POST test-runs, POST test-suites/{id}/runs and
+runs/execute; ``fp-results`` GET test-runs/id/{id} and suite run results;
 ``fp-record`` completions and traces (recordings and their updates); ``fp-list`` GET test-runs;
 ``fp-cases`` GET suite run test-cases. ``*`` any of them (counted over all API requests).
 The ``/__sim/*`` endpoints are never faulted.
@@ -85,7 +86,7 @@ from typing import Any
 from runner.errors import UsageError
 from runner.simulator.wire import SimResponse, json_response
 
-CEKURA_GROUPS = ("start", "results", "list", "runs", "actions", "testsets")
+CEKURA_GROUPS = ("start", "results", "list", "runlist", "runs", "actions", "testsets")
 FREEPLAY_GROUPS = ("fp-create", "fp-results", "fp-record", "fp-list", "fp-cases")
 GROUPS = (*CEKURA_GROUPS, *FREEPLAY_GROUPS, "*")
 

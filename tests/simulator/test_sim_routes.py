@@ -38,6 +38,8 @@ def route_table(rid, run_id):
         ),
         ("POST", f"/test_framework/v1/results/{rid}/rerun/", {}, None),
         ("POST", f"/test_framework/v1/results/{rid}/evaluate_metrics/", evaluate, None),
+        ("GET", "/test_framework/v1/runs-external/", None, {"result_id": str(rid)}),
+        ("GET", "/test_framework/v2/runs/", None, {"result_id": str(rid), "status__in": "running"}),
         ("GET", "/test_framework/v1/runs/bulk/", None, {"run_ids": str(run_id)}),
         ("GET", "/test_framework/v1/runs-external/bulk/", None, {"ids": str(run_id)}),
         ("GET", "/test_framework/v2/runs/bulk/", None, {"run_ids": str(run_id)}),
@@ -161,6 +163,36 @@ def test_runs_bulk_takes_run_ids_or_ids_as_comma_separated(api, done):
         assert response.json()[0]["result_id"] and "evaluation" in response.json()[0]
     assert api.get("/test_framework/v1/runs/bulk/", query={"run_ids": json.dumps(runs)}).status == 400
     assert api.get("/test_framework/v1/runs/bulk/").json() == {"run_ids": ["This field is required."]}
+
+
+def test_the_runs_list_filters_by_result_and_status_and_counts_before_paging(api, clock):
+    """``GET runs-external/``: a scope (result_id, agent_id or project_id) is required; ``status__in``
+    (comma-separated) and ``status`` filter; ``count`` counts every match, ``page_size`` bounds the page."""
+    body = {"agent_id": 101, "scenarios": [201, 202], "frequency": 2}
+    first = api.start("run_scenarios", body).json()["id"]
+    api.start("run_scenarios", {"agent_id": 101, "scenarios": [201], "frequency": 1})
+    path = "/test_framework/v1/runs-external/"
+
+    def listed(**query: str) -> dict:
+        response = api.get(path, query=query)
+        assert response.status == 200, response.json()
+        return response.json()
+
+    calling = "pending,in_queue,scaling_up,in_progress,running"
+    assert listed(result_id=str(first))["count"] == 4
+    assert listed(result_id=str(first), status__in=calling)["count"] == 4  # nothing has ended yet
+    page = listed(result_id=str(first), status__in=calling, page_size="1")
+    assert page["count"] == 4 and len(page["results"]) == 1 and page["next"]
+    assert listed(agent_id="101")["count"] == 5
+    clock.now = LATE
+    assert listed(result_id=str(first), status__in=calling)["count"] == 0
+    assert (
+        listed(result_id=str(first), status="completed")["count"]
+        + listed(result_id=str(first), status__in="failed,timeout,cancelled")["count"]
+        == 4
+    )
+    assert api.get(path).status == 400  # no scope
+    assert api.get(path, query={"result_id": "x"}).status == 400
 
 
 def test_patch_run_writes_only_writable_fields(api, done):

@@ -107,7 +107,7 @@ def progress_of(snapshot: ResultSnapshot, now: float) -> Progress | None:
     return (now, min(done, total), total, closing)
 
 
-CHECKPOINT_POLLS = 4  # with a probe: the whole result is read at least every this many poll.max...
+CHECKPOINT_POLLS = 8  # with a probe: the whole result is read at least every this many poll.max...
 LAST_STRETCH_POLLS = 2  # ...and on every poll once the deadline is this many poll.max away
 
 
@@ -151,8 +151,9 @@ async def poll_until_terminal(
     at checkpoints (every ``CHECKPOINT_POLLS x poll.max``), near the deadline, and from the moment every
     call has ended: so a gate of 100 runs reads its result a few times instead of on every poll. Which of
     the two a poll makes never changes the verdict, which always comes from ``poll_once``. A probe the
-    platform cannot answer (``ProbeUnsupported``) is not asked again. ``total_hint``: the runs the start
-    announced, until a poll says."""
+    platform cannot answer (``ProbeUnsupported``) is not asked again, nor one whose count contradicts the
+    whole result (more runs calling than the result has, or than it had not finished at the last read).
+    ``total_hint``: the runs the start announced, until a poll says."""
 
     async def ask() -> ResultSnapshot:
         try:
@@ -174,6 +175,7 @@ async def poll_until_terminal(
     probing = probe is not None
     total = total_hint if total_hint is not None and total_hint > 0 else None
     closing = False  # a poll saw every call ended: from then on each poll reads the whole result
+    finished = 0  # runs the last read of the whole result found finished: no probe may count them calling
     last_detail = clock.now()
     index = 0
     at_once = False  # the probe could not answer: read the whole result now, without waiting again
@@ -227,13 +229,16 @@ async def poll_until_terminal(
             continue
         last_error = None
         if isinstance(answer, int):
-            if total is None or answer > total:  # a count that does not add up: read the result instead
+            if total is None or answer > total - finished:
+                # More runs calling than the result has, or than it has not finished at the last read: a
+                # platform that ignores the filters. Read the whole result instead, from now on.
                 probing, at_once = False, True
                 continue
             seen: Progress | None = (clock.now(), total - answer, total, answer == 0)
             closing = answer == 0
         else:
             last, last_detail = answer, clock.now()
+            finished = max(answer.completed_runs or 0, sum(1 for run in answer.runs if run.terminal))
             seen = progress_of(answer, clock.now())
             if seen is not None:
                 total = seen[2]

@@ -200,11 +200,15 @@ async def test_results_that_never_finish_time_out_and_their_calls_are_ended(tmp_
 @pytest.mark.parametrize(
     "faults",
     [
-        pytest.param("results:429=3@0.3", id="429-with-retry-after"),
-        pytest.param("results:503@0.3;results:502@0.1", id="5xx"),
-        pytest.param("results:reset@0.3", id="connection-reset"),
-        pytest.param("results:truncated@0.2;results:malformed@0.2", id="garbled-polls"),
-        pytest.param("start:429=2@#1;results:slow=3@0.5", id="start-429-then-slow"),
+        # polls are progress probes (runlist) and reads of the whole result (results): both get faults
+        pytest.param("results:429=3@0.3;runlist:429=3@0.3", id="429-with-retry-after"),
+        pytest.param("results:503@0.3;results:502@0.1;runlist:503@0.3", id="5xx"),
+        pytest.param("results:reset@0.3;runlist:reset@0.3", id="connection-reset"),
+        pytest.param(
+            "results:truncated@0.2;results:malformed@0.2;runlist:truncated@0.2;runlist:malformed@0.2",
+            id="garbled-polls",
+        ),
+        pytest.param("start:429=2@#1;results:slow=3@0.5;runlist:slow=3@0.5", id="start-429-then-slow"),
     ],
 )
 async def test_transient_faults_do_not_change_the_verdict(tmp_path: Path, faults: str) -> None:

@@ -184,20 +184,30 @@ class World:
 
     EVALUATION = 3.0
 
-    def __init__(self, clock: FakeClock, *, probe_error: Exception | None = None, inflate: int = 0) -> None:
+    def __init__(
+        self,
+        clock: FakeClock,
+        *,
+        probe_error: Exception | None = None,
+        inflate: int = 0,
+        unfiltered: bool = False,
+    ) -> None:
         self.clock = clock
         self.ends = [60.0 + 540.0 * i / 99 for i in range(100)]
         self.details = 0
         self.probes = 0
         self.order: list[tuple[str, float]] = []  # ("probe" | "detail", clock time)
         self.probe_error = probe_error
-        self.inflate = inflate  # a platform that ignores the filter: counts more runs than the result has
+        self.inflate = inflate  # counts more runs than the result has
+        self.unfiltered = unfiltered  # ignores the status filter: counts every run of the result
 
     async def probe(self) -> int:
         self.probes += 1
         self.order.append(("probe", self.clock.now()))
         if self.probe_error is not None:
             raise self.probe_error
+        if self.unfiltered:
+            return len(self.ends)
         return sum(1 for end in self.ends if end > self.clock.now()) + self.inflate
 
     async def detail(self) -> ResultSnapshot:
@@ -265,6 +275,19 @@ async def test_a_probe_count_that_does_not_add_up_is_not_trusted() -> None:
     world = World(clock, inflate=1000)
     result = await _poll_world(world)
     assert result.terminal and world.probes == 1
+    assert clock.now() - world.finished_at <= POLICY.maximum
+
+
+@pytest.mark.anyio
+async def test_a_probe_that_counts_finished_runs_as_calling_is_not_trusted() -> None:
+    """A platform that ignores the status filter counts every run, however many have finished: once a
+    read of the whole result finds runs finished, the next probe contradicts it and is the last one."""
+    clock = FakeClock(start=0.0)
+    world = World(clock, unfiltered=True)
+    result = await _poll_world(world)
+    assert result.terminal
+    first_detail = next(i for i, (kind, _) in enumerate(world.order) if kind == "detail")
+    assert [kind for kind, _ in world.order[first_detail + 1 :]].count("probe") == 1
     assert clock.now() - world.finished_at <= POLICY.maximum
 
 

@@ -28,7 +28,7 @@ from runner.errors import RegateError
 from runner.model import Verdict
 from runner.reporters.github import append_step_summary
 from runner.reporters.json_report import iter_json, render_json
-from runner.reporters.junit import JUnitInvariantError, render_junit
+from runner.reporters.junit import JUnitInvariantError, iter_junit, render_junit
 from runner.reporters.markdown import render_markdown
 
 __all__ = [
@@ -182,7 +182,7 @@ def write_reports(verdict: Verdict, paths: ReportPaths) -> list[Path]:
     """
     markdown = functools.cache(lambda: render_markdown(verdict))  # rendered once for both uses
     jobs: list[tuple[str, Path | None, Callable[[Path], None]]] = [
-        ("junit", paths.junit, lambda p: write_atomic(p, render_junit(verdict))),
+        ("junit", paths.junit, lambda p: write_atomic(p, iter_junit(verdict))),
         ("json", paths.json, lambda p: write_atomic(p, iter_json(verdict))),
         ("markdown", paths.markdown, lambda p: write_atomic(p, markdown())),
         ("step summary", paths.step_summary, lambda p: append_step_summary(p, markdown())),

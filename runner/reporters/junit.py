@@ -45,6 +45,7 @@ repeats, so property names are prefixed with their (unique) suite name: ``checko
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
@@ -76,12 +77,11 @@ from runner.reporters._junit_runs import (
     RUN_FAILURE_TYPE,
     VALUE_LIMIT,
     Case,
-    Kind,
     run_case,
 )
 from runner.textclean import excerpt, one_line
 
-__all__ = ["RUN_FAILURE_TYPE", "JUnitInvariantError", "render_junit"]
+__all__ = ["RUN_FAILURE_TYPE", "JUnitInvariantError", "iter_junit", "render_junit"]
 
 BREACH_TYPE = "ThresholdBreach"
 NON_BLOCKING_TYPE = "regate.non-blocking"
@@ -102,24 +102,49 @@ class _Suite:
 
 def render_junit(verdict: Verdict) -> str:
     """Render ``verdict`` as a JUnit XML document (UTF-8 text with an XML declaration, trailing newline)."""
+    return "".join(iter_junit(verdict))
+
+
+def iter_junit(verdict: Verdict) -> Iterator[str]:
+    """``render_junit`` in pieces, a suite at a time: the root's counts come from a first planning pass
+    that keeps only numbers, then each suite is planned, built, checked and written on its own, so a
+    report of 100,000 runs never holds more than one gate's elements (it held all of them twice, ~200 MB).
+    """
     # Gate names are made unique after cutting them to length, since they build the classnames too.
     names = _unique([one_line(gate.name, NAME_LIMIT) or "(unnamed gate)" for gate in verdict.gates])
-    suites = [_gate_suite(gate, name) for gate, name in zip(verdict.gates, names, strict=True)]
-    problems = _runner_problems(verdict, suites)
-    if problems:
-        suites.append(_runner_suite(verdict, problems))
-    bad = _count(suites, "failure") + _count(suites, "error")
+    tallies = [_tally(_gate_suite(gate, name)) for gate, name in zip(verdict.gates, names, strict=True)]
+    problems = _runner_problems(verdict, tallies)
+    runner = _runner_suite(verdict, problems) if problems else None
+    if runner is not None:
+        tallies.append(_tally(runner))
+    bad = sum(t["failure"] + t["error"] for t in tallies)
     if verdict.exit_code == ExitCode.OK and bad:
         raise JUnitInvariantError(
             f"exit code 0 but the report would hold {bad} failures/errors (gate statuses: "
             + ", ".join(f"{one_line(g.name, 100)}={g.status}" for g in verdict.gates)
             + f"; runner problems: {problems})"
         )
-    for suite, unique_name in zip(suites, _unique([s.name for s in suites]), strict=True):
-        suite.name = unique_name
-        for case, unique_case in zip(suite.cases, _unique([c.name for c in suite.cases]), strict=True):
-            case.name = unique_case
-    return _to_xml(suites, verdict)
+    unique_names = _unique([*names, *([runner.name] if runner is not None else [])])
+    root = ET.Element("testsuites")
+    _set_ordered(
+        root,
+        {
+            "name": "regate",
+            "tests": str(sum(t["tests"] for t in tallies)),
+            "failures": str(sum(t["failure"] for t in tallies)),
+            "errors": str(sum(t["error"] for t in tallies)),
+            "time": format_seconds(verdict.duration_s),
+        },
+    )
+    start = ET.tostring(root, encoding="unicode").removesuffix(" />")
+    yield f'<?xml version="1.0" encoding="UTF-8"?>\n{start}>'
+    timestamp = junit_timestamp(verdict.started_at)
+    for index, gate in enumerate(verdict.gates):
+        suite = _gate_suite(gate, names[index])  # planned again: only one suite's cases live at a time
+        yield "\n  " + _suite_xml(suite, unique_names[index], timestamp)
+    if runner is not None:
+        yield "\n  " + _suite_xml(runner, unique_names[-1], timestamp)
+    yield "\n</testsuites>\n"
 
 
 # --- planning: Verdict -> suites and cases (all strings cleaned here) ------------------------------------
@@ -247,13 +272,15 @@ def _gate_status_case(gate_name: str, gate: GateVerdict) -> Case:
     return case
 
 
-def _runner_problems(verdict: Verdict, gate_suites: list[_Suite]) -> list[str]:
+def _runner_problems(verdict: Verdict, gate_tallies: list[dict[str, int]]) -> list[str]:
     problems = [p for p in (one_line(e) for e in verdict.runner_errors) if p]
+    errors = sum(t["error"] for t in gate_tallies)
+    failures = sum(t["failure"] for t in gate_tallies)
     if not verdict.gates:
         problems.append("no gates ran")
-    if verdict.status == VerdictStatus.INTERRUPTED and _count(gate_suites, "error") == 0:
+    if verdict.status == VerdictStatus.INTERRUPTED and errors == 0:
         problems.append(f"interrupted by {one_line(verdict.interrupted_by or '') or 'a signal'}")
-    if verdict.exit_code != ExitCode.OK and not problems and _count(gate_suites, "failure", "error") == 0:
+    if verdict.exit_code != ExitCode.OK and not problems and failures + errors == 0:
         code = int(verdict.exit_code)
         problems.append(f"exit code {code} ({exit_meaning(verdict.exit_code)}) but no gate failed or errored")
     return problems
@@ -268,8 +295,10 @@ def _runner_suite(verdict: Verdict, problems: list[str]) -> _Suite:
     )
 
 
-def _count(suites: list[_Suite], *kinds: Kind) -> int:
-    return sum(1 for suite in suites for case in suite.cases if case.kind in kinds)
+def _tally(suite: _Suite) -> dict[str, int]:
+    """How many testcases, and of each kind, a planned suite holds."""
+    kinds = [case.kind for case in suite.cases]
+    return {"tests": len(kinds), **{kind: kinds.count(kind) for kind in ("failure", "error", "skipped")}}
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -302,22 +331,25 @@ def _library_case(case: Case) -> TestCase:
     return tc
 
 
-def _to_xml(suites: list[_Suite], verdict: Verdict) -> str:
-    timestamp = junit_timestamp(verdict.started_at)
-    library_suites = [
-        TestSuite(
-            suite.name,
-            [_library_case(case) for case in suite.cases],
-            timestamp=timestamp,
-            properties={f"{suite.name}.{key}": value for key, value in suite.properties.items()} or None,
-        )
-        for suite in suites
-    ]
-    raw = str(to_xml_report_string(library_suites, prettyprint=False))
-    root = ET.fromstring(raw)  # noqa: S314 - our own output, not untrusted XML
-    _repair(root, suites, verdict)
-    ET.indent(root, space="  ")
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+def _suite_xml(suite: _Suite, name: str, timestamp: str | None) -> str:
+    """One suite, built by junit-xml, repaired and checked, indented as the second level of the document."""
+    suite.name = name
+    for case, unique_case in zip(suite.cases, _unique([c.name for c in suite.cases]), strict=True):
+        case.name = unique_case
+    library_suite = TestSuite(
+        suite.name,
+        [_library_case(case) for case in suite.cases],
+        timestamp=timestamp,
+        properties={f"{suite.name}.{key}": value for key, value in suite.properties.items()} or None,
+    )
+    raw = str(to_xml_report_string([library_suite], prettyprint=False))
+    elements = ET.fromstring(raw).findall("testsuite")  # noqa: S314 - our own output, not untrusted XML
+    if len(elements) != 1:
+        raise JUnitInvariantError(f"junit-xml rendered {len(elements)} suites for {suite.name!r}, expected 1")
+    element = elements[0]
+    _repair(element, suite)
+    ET.indent(element, space="  ", level=1)
+    return ET.tostring(element, encoding="unicode")
 
 
 def _set_ordered(element: ET.Element, values: dict[str, str | None]) -> None:
@@ -328,48 +360,28 @@ def _set_ordered(element: ET.Element, values: dict[str, str | None]) -> None:
             element.set(key, value)
 
 
-def _repair(root: ET.Element, suites: list[_Suite], verdict: Verdict) -> None:
-    suite_elements = root.findall("testsuite")
-    if len(suite_elements) != len(suites):
-        raise JUnitInvariantError(f"junit-xml rendered {len(suite_elements)} suites, expected {len(suites)}")
-    totals = {"tests": 0, "failure": 0, "error": 0}
-    for suite, element in zip(suites, suite_elements, strict=True):
-        case_elements = element.findall("testcase")
-        counts = {kind: len(element.findall(f"testcase/{kind}")) for kind in ("failure", "error", "skipped")}
-        expected = {kind: _count([suite], kind) for kind in ("failure", "error", "skipped")}
-        if len(case_elements) != len(suite.cases) or counts != expected:
-            raise JUnitInvariantError(
-                f"junit-xml lost results in suite {suite.name!r}: {counts} != {expected}"
-            )
-        _set_ordered(
-            element,
-            {
-                "name": suite.name,
-                "tests": str(len(suite.cases)),
-                "failures": str(counts["failure"]),
-                "errors": str(counts["error"]),
-                "skipped": str(counts["skipped"]),
-                "time": format_seconds(suite.time),
-                "timestamp": element.get("timestamp"),
-            },
-        )
-        for case, case_element in zip(suite.cases, case_elements, strict=True):
-            _set_ordered(
-                case_element,
-                {"classname": case.classname, "name": case.name, "time": format_seconds(case.time)},
-            )
-            for skipped in case_element.findall("skipped"):
-                skipped.set("type", case.type or RUN_FAILURE_TYPE)
-        totals["tests"] += len(suite.cases)
-        totals["failure"] += counts["failure"]
-        totals["error"] += counts["error"]
+def _repair(element: ET.Element, suite: _Suite) -> None:
+    case_elements = element.findall("testcase")
+    counts = {kind: len(element.findall(f"testcase/{kind}")) for kind in ("failure", "error", "skipped")}
+    expected = _tally(suite)
+    if len(case_elements) != expected["tests"] or any(counts[k] != expected[k] for k in counts):
+        raise JUnitInvariantError(f"junit-xml lost results in suite {suite.name!r}: {counts} != {expected}")
     _set_ordered(
-        root,
+        element,
         {
-            "name": "regate",
-            "tests": str(totals["tests"]),
-            "failures": str(totals["failure"]),
-            "errors": str(totals["error"]),
-            "time": format_seconds(verdict.duration_s),
+            "name": suite.name,
+            "tests": str(len(suite.cases)),
+            "failures": str(counts["failure"]),
+            "errors": str(counts["error"]),
+            "skipped": str(counts["skipped"]),
+            "time": format_seconds(suite.time),
+            "timestamp": element.get("timestamp"),
         },
     )
+    for case, case_element in zip(suite.cases, case_elements, strict=True):
+        _set_ordered(
+            case_element,
+            {"classname": case.classname, "name": case.name, "time": format_seconds(case.time)},
+        )
+        for skipped in case_element.findall("skipped"):
+            skipped.set("type", case.type or RUN_FAILURE_TYPE)

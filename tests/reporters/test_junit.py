@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from runner.model import CheckStatus, ExitCode, GateStatus, Verdict, VerdictStatus
-from runner.reporters.junit import RUN_FAILURE_TYPE, JUnitInvariantError, render_junit
+from runner.reporters.junit import RUN_FAILURE_TYPE, JUnitInvariantError, iter_junit, render_junit
 
 from . import factories as f
 from .xml_support import (
@@ -44,6 +44,19 @@ def test_junitparser_and_xunitparser_agree_on_counts(make: Callable[[], Verdict]
         str(expected.failures),
         str(expected.errors),
     )
+
+
+@FIXTURES
+def test_the_report_is_written_a_suite_at_a_time(make: Callable[[], Verdict]) -> None:
+    """``iter_junit`` (what ``write_reports`` writes) is ``render_junit`` in pieces: the declaration and
+    root, one piece per suite (gates, then the runner's if any) and the closing tag, so 100,000 run
+    testcases are never all in memory as elements."""
+    verdict = make()
+    pieces = list(iter_junit(verdict))
+    assert "".join(pieces) == render_junit(verdict)
+    suites = len(parse(render_junit(verdict)).findall("testsuite"))
+    assert len(pieces) == suites + 2
+    assert all(piece.startswith("\n  <testsuite ") for piece in pieces[1:-1])
 
 
 @FIXTURES

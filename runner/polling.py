@@ -107,7 +107,11 @@ def progress_of(snapshot: ResultSnapshot, now: float) -> Progress | None:
     return (now, min(done, total), total, closing)
 
 
-CHECKPOINT_POLLS = 8  # with a probe: the whole result is read at least every this many poll.max...
+# With a probe, the whole result is read at least every CHECKPOINT_POLLS x poll.max until a probe has been
+# checked against it (a read that found runs finished, then a probe that did not count them as calling),
+# every TRUSTED_CHECKPOINT_POLLS x poll.max after that (fresh partial data for an interruption)...
+CHECKPOINT_POLLS = 4
+TRUSTED_CHECKPOINT_POLLS = 20
 LAST_STRETCH_POLLS = 2  # ...and on every poll once the deadline is this many poll.max away
 
 
@@ -118,13 +122,14 @@ def _detail_due(
     since_detail: float,
     until_deadline: float,
     policy: PollPolicy,
+    trusted: bool,
 ) -> bool:
     """Whether this poll reads the whole result rather than only probing how many runs are still calling."""
     return (
         not probing
         or total is None  # nothing to measure the probe's count against yet
         or closing  # every call has ended: the result's own status and verdicts come with the detail
-        or since_detail >= CHECKPOINT_POLLS * policy.maximum  # fresh partial data, and a check on the probe
+        or since_detail >= (TRUSTED_CHECKPOINT_POLLS if trusted else CHECKPOINT_POLLS) * policy.maximum
         or until_deadline <= LAST_STRETCH_POLLS * policy.maximum  # a timeout keeps the runs seen last
     )
 
@@ -148,7 +153,7 @@ async def poll_until_terminal(
 
     ``probe`` (optional) counts the runs that have not finished their call in one small request; while
     it says calls are going on, most polls are probes and the whole result (``poll_once``) is read only
-    at checkpoints (every ``CHECKPOINT_POLLS x poll.max``), near the deadline, and from the moment every
+    at checkpoints (see ``CHECKPOINT_POLLS``), near the deadline, and from the moment every
     call has ended: so a gate of 100 runs reads its result a few times instead of on every poll. Which of
     the two a poll makes never changes the verdict, which always comes from ``poll_once``. A probe the
     platform cannot answer (``ProbeUnsupported``) is not asked again, nor one whose count contradicts the
@@ -176,6 +181,7 @@ async def poll_until_terminal(
     total = total_hint if total_hint is not None and total_hint > 0 else None
     closing = False  # a poll saw every call ended: from then on each poll reads the whole result
     finished = 0  # runs the last read of the whole result found finished: no probe may count them calling
+    trusted = False  # a probe agreed with a read that found runs finished
     last_detail = clock.now()
     index = 0
     at_once = False  # the probe could not answer: read the whole result now, without waiting again
@@ -195,7 +201,8 @@ async def poll_until_terminal(
                 "deadline reached while waiting for a terminal status", last=last, last_error=last_error
             )
         call: Callable[[], Awaitable[ResultSnapshot | int]] = ask
-        if not _detail_due(probing, total, closing, clock.now() - last_detail, deadline - clock.now(), poll):
+        since, left = clock.now() - last_detail, deadline - clock.now()
+        if not _detail_due(probing, total, closing, since, left, poll, trusted):
             call = ask_probe
         try:
             answer = await call_with_retry(
@@ -234,6 +241,7 @@ async def poll_until_terminal(
                 # platform that ignores the filters. Read the whole result instead, from now on.
                 probing, at_once = False, True
                 continue
+            trusted = trusted or finished > 0
             seen: Progress | None = (clock.now(), total - answer, total, answer == 0)
             closing = answer == 0
         else:

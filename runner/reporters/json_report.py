@@ -264,6 +264,24 @@ def _metric(metric: MetricValue) -> JSONObject:
 _MAX_STRING = 20_000  # characters of any one remote string (transcripts are excerpts already)
 
 
+_SHORT = 200  # characters: a name, status or label, cleaned once per text (see ``_clean_text``)
+_CLEANED: dict[str, str] = {}
+_MAX_CLEANED = 8192
+
+
+def _clean_text(text: str) -> str:
+    """``clean_text``, remembered for short texts: 100,000 runs repeat a few hundred names, statuses and
+    keys, and each was cleaned again (two regular-expression scans) for every run."""
+    if len(text) > _SHORT:
+        return clean_text(text)
+    found = _CLEANED.get(text)
+    if found is None:
+        if len(_CLEANED) >= _MAX_CLEANED:
+            _CLEANED.clear()
+        found = _CLEANED[text] = clean_text(text)
+    return found
+
+
 def _clean(value: Any) -> Any:
     """Clean and bound every string and drop non-finite floats, recursively. Keys are cleaned too: some
     come from the platform (histogram labels)."""
@@ -271,14 +289,14 @@ def _clean(value: Any) -> Any:
         return (
             excerpt(value, _MAX_STRING // 2, _MAX_STRING // 2)
             if len(value) > _MAX_STRING
-            else clean_text(value)
+            else _clean_text(value)
         )
     if isinstance(value, bool) or value is None or isinstance(value, int):
         return value
     if isinstance(value, float):
         return finite_or_none(value)
     if isinstance(value, Mapping):
-        return {clean_text(str(key)): _clean(item) for key, item in value.items()}
+        return {_clean_text(str(key)): _clean(item) for key, item in value.items()}
     if isinstance(value, Sequence):
         return [_clean(item) for item in value]
     raise TypeError(f"not JSON data: {type(value).__name__}")

@@ -67,7 +67,7 @@ def iter_json(verdict: Verdict) -> Iterator[str]:
     last = len(verdict.gates) - 1
     for index, gate in enumerate(verdict.gates):
         parts = ["    "]
-        _write(_clean(_gate(gate)), 2, parts)
+        _write(_gate(gate), 2, parts)
         parts.append(",\n" if index < last else "\n")
         yield "".join(parts)
     yield "  ]\n}\n"
@@ -101,8 +101,8 @@ def _write(value: Any, depth: int, parts: list[str]) -> None:
 
 def verdict_to_dict(verdict: Verdict) -> JSONObject:
     """The report as a JSON-ready dict (strings cleaned, non-finite floats as None)."""
-    cleaned: JSONObject = _clean({**_head(verdict), "gates": [_gate(gate) for gate in verdict.gates]})
-    return cleaned
+    cleaned: JSONObject = _clean(_head(verdict))
+    return {**cleaned, "gates": [_gate(gate) for gate in verdict.gates]}
 
 
 def _head(verdict: Verdict) -> JSONObject:
@@ -139,22 +139,27 @@ def _totals(verdict: Verdict) -> JSONObject:
 
 
 def _gate(gate: GateVerdict) -> JSONObject:
+    """One gate, cleaned (its runs as they are built: the generic ``_clean`` walk over 100,000 runs was
+    a good part of writing the report)."""
     counts = run_counts(gate)
-    return {
-        "name": gate.name,
-        "provider": gate.provider,
-        "target": gate.target,
-        "status": gate.status.value,
-        "blocking": gate.blocking,
-        "flaky_scenarios": sorted({run.record.scenario for run in gate.runs if run.flaky}),
-        "unstable_scenarios": list(unstable_scenarios(gate.runs)),  # both passed and failed
-        "reasons": list(gate.reasons),
-        "result_url": result_url(gate),
-        "run_outcomes": {outcome.value: counts[outcome] for outcome in RunOutcome},
-        "execution": _execution(gate.execution),
-        "checks": [_check(check) for check in gate.checks],
-        "runs": [_run(run) for run in gate.runs],
-    }
+    document: JSONObject = _clean(
+        {
+            "name": gate.name,
+            "provider": gate.provider,
+            "target": gate.target,
+            "status": gate.status.value,
+            "blocking": gate.blocking,
+            "flaky_scenarios": sorted({run.record.scenario for run in gate.runs if run.flaky}),
+            "unstable_scenarios": list(unstable_scenarios(gate.runs)),  # both passed and failed
+            "reasons": list(gate.reasons),
+            "result_url": result_url(gate),
+            "run_outcomes": {outcome.value: counts[outcome] for outcome in RunOutcome},
+            "execution": _execution(gate.execution),
+            "checks": [_check(check) for check in gate.checks],
+        }
+    )
+    document["runs"] = [_run(run) for run in gate.runs]
+    return document
 
 
 def _execution(execution: GateExecution) -> JSONObject:
@@ -227,37 +232,38 @@ def _check(check: CheckResult) -> JSONObject:
 
 
 def _run(run: RunVerdict) -> JSONObject:
+    """One run, every string cleaned and number made finite here (it is never passed to ``_clean``)."""
     record = run.record
     return {
-        "name": run.name,
+        "name": _text(run.name),
         "outcome": run.outcome.value,
         "flaky": run.flaky,
-        "run_id": record.run_id,
-        "scenario": record.scenario,
-        "scenario_id": record.scenario_id,
-        "personality": record.personality,
-        "status": record.status,
+        "run_id": _text(record.run_id),
+        "scenario": _text(record.scenario),
+        "scenario_id": _maybe_text(record.scenario_id),
+        "personality": _maybe_text(record.personality),
+        "status": _text(record.status),
         "terminal": record.terminal,
         "success": record.success,
         "infra_error": record.infra_error,
-        "reasons": list(record.reasons),
-        "expected_outcome_score": record.expected_outcome_score,
-        "duration_s": record.duration_s,
-        "url": record.url,
+        "reasons": [_text(reason) for reason in record.reasons],
+        "expected_outcome_score": finite_or_none(record.expected_outcome_score),
+        "duration_s": finite_or_none(record.duration_s),
+        "url": _maybe_text(record.url),
         "metrics": [_metric(metric) for metric in record.metrics],
-        "transcript": record.transcript,
+        "transcript": _maybe_text(record.transcript),
     }
 
 
 def _metric(metric: MetricValue) -> JSONObject:
     return {
-        "metric_id": metric.metric_id,
-        "name": metric.name,
+        "metric_id": _maybe_text(metric.metric_id),
+        "name": _text(metric.name),
         "kind": metric.kind.value,
-        "score": metric.score,
+        "score": finite_or_none(metric.score),
         "passed": metric.passed,
-        "label": metric.label,
-        "explanation": metric.explanation,
+        "label": _maybe_text(metric.label),
+        "explanation": _text(metric.explanation),
     }
 
 
@@ -282,15 +288,22 @@ def _clean_text(text: str) -> str:
     return found
 
 
+def _text(value: str) -> str:
+    """A string as every report shows it: cleaned, and bounded to ``_MAX_STRING`` characters."""
+    if len(value) > _MAX_STRING:
+        return excerpt(value, _MAX_STRING // 2, _MAX_STRING // 2)
+    return _clean_text(value)
+
+
+def _maybe_text(value: str | None) -> str | None:
+    return None if value is None else _text(value)
+
+
 def _clean(value: Any) -> Any:
     """Clean and bound every string and drop non-finite floats, recursively. Keys are cleaned too: some
     come from the platform (histogram labels)."""
     if isinstance(value, str):
-        return (
-            excerpt(value, _MAX_STRING // 2, _MAX_STRING // 2)
-            if len(value) > _MAX_STRING
-            else _clean_text(value)
-        )
+        return _text(value)
     if isinstance(value, bool) or value is None or isinstance(value, int):
         return value
     if isinstance(value, float):

@@ -106,13 +106,13 @@ def render_junit(verdict: Verdict) -> str:
 
 
 def iter_junit(verdict: Verdict) -> Iterator[str]:
-    """``render_junit`` in pieces, a suite at a time: the root's counts come from a first planning pass
-    that keeps only numbers, then each suite is planned, built, checked and written on its own, so a
+    """``render_junit`` in pieces, a suite at a time: the root's counts come from a first pass that
+    keeps only numbers, then each suite is planned, built, checked and written on its own, so a
     report of 100,000 runs never holds more than one gate's elements (it held all of them twice, ~200 MB).
     """
     # Gate names are made unique after cutting them to length, since they build the classnames too.
     names = _unique([one_line(gate.name, NAME_LIMIT) or "(unnamed gate)" for gate in verdict.gates])
-    tallies = [_tally(_gate_suite(gate, name)) for gate, name in zip(verdict.gates, names, strict=True)]
+    tallies = [_gate_tally(gate, name) for gate, name in zip(verdict.gates, names, strict=True)]
     problems = _runner_problems(verdict, tallies)
     runner = _runner_suite(verdict, problems) if problems else None
     if runner is not None:
@@ -140,7 +140,9 @@ def iter_junit(verdict: Verdict) -> Iterator[str]:
     yield f'<?xml version="1.0" encoding="UTF-8"?>\n{start}>'
     timestamp = junit_timestamp(verdict.started_at)
     for index, gate in enumerate(verdict.gates):
-        suite = _gate_suite(gate, names[index])  # planned again: only one suite's cases live at a time
+        suite = _gate_suite(gate, names[index])  # planned now: only one suite's cases live at a time
+        if _tally(suite) != tallies[index]:
+            raise JUnitInvariantError(f"suite {suite.name!r} holds {_tally(suite)}, counted {tallies[index]}")
         yield "\n  " + _suite_xml(suite, unique_names[index], timestamp)
     if runner is not None:
         yield "\n  " + _suite_xml(runner, unique_names[-1], timestamp)
@@ -150,7 +152,7 @@ def iter_junit(verdict: Verdict) -> Iterator[str]:
 # --- planning: Verdict -> suites and cases (all strings cleaned here) ------------------------------------
 
 
-def _gate_suite(gate: GateVerdict, gate_name: str) -> _Suite:
+def _gate_suite(gate: GateVerdict, gate_name: str, *, runs: bool = True) -> _Suite:
     suite = _Suite(name=gate_name, time=gate.execution.duration_s, properties=_properties(gate))
     suite.cases.extend(_check_case(gate_name, check) for check in gate.checks)
     if gate.status != GateStatus.PASSED and not any(c.kind in ("failure", "error") for c in suite.cases):
@@ -163,8 +165,19 @@ def _gate_suite(gate: GateVerdict, gate_name: str) -> _Suite:
                 # Like pytest's xfail: visible, but never failing a consumer that reads the report.
                 case.message = one_line(f"non-blocking ({case.type}): {case.message}", MESSAGE_LIMIT)
                 case.kind, case.type = "skipped", NON_BLOCKING_TYPE
-    suite.cases.extend(run_case(gate_name, run, result_url(gate), gate.provider) for run in gate.runs)
+    if runs:
+        suite.cases.extend(run_case(gate_name, run, result_url(gate), gate.provider) for run in gate.runs)
     return suite
+
+
+def _gate_tally(gate: GateVerdict, gate_name: str) -> dict[str, int]:
+    """``_tally`` of the gate's suite without planning its run testcases (a run that did not pass is a
+    skip, see ``run_case``): the root's counts cost no run's text. Each suite written is checked
+    against it."""
+    tally = _tally(_gate_suite(gate, gate_name, runs=False))
+    tally["tests"] += len(gate.runs)
+    tally["skipped"] += sum(1 for run in gate.runs if run.outcome is not RunOutcome.PASSED)
+    return tally
 
 
 def _properties(gate: GateVerdict) -> dict[str, str]:

@@ -293,6 +293,15 @@ async def _run_gate(state: _GateState, provider: Provider, shared: _Shared) -> N
             state.last = _with_cases(snapshot, state.cases)
             shared.events.snapshot(spec, state.last)
 
+        def on_probe(ended: int, total: int) -> None:
+            # Progress lines (status, heartbeat) between reads of the whole result; never kept as data.
+            seen = state.last
+            status = seen.status if seen is not None else (state.started.status if state.started else "")
+            result_id = state.started.result_id if state.started is not None else "?"
+            shared.events.snapshot(
+                spec, ResultSnapshot(result_id, status, False, False, total_runs=total, completed_runs=ended)
+            )
+
         def on_cases(records: tuple[RunRecord, ...]) -> None:
             state.cases = records
             result_id = state.started.result_id if state.started is not None else "?"
@@ -319,7 +328,7 @@ async def _run_gate(state: _GateState, provider: Provider, shared: _Shared) -> N
                 poll=shared.defaults.poll, retry=shared.defaults.retry, budget=retried.budget, clock=clock,
                 rng=shared.rng, deadline=deadline, pause=pause, on_snapshot=on_snapshot,
                 on_retry=retried.on_retry, probe=partial(provider.probe, started),
-                total_hint=started.run_count,
+                total_hint=started.run_count, on_probe=on_probe,
             )  # fmt: skip
             if (
                 isinstance(spec, CekuraGate)

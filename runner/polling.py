@@ -148,6 +148,7 @@ async def poll_until_terminal(
     on_retry: Callable[[TransientError, int, float], None] | None = None,
     probe: Callable[[], Awaitable[int]] | None = None,
     total_hint: int | None = None,
+    on_probe: Callable[[int, int], None] | None = None,
 ) -> ResultSnapshot:
     """Poll until the result is terminal (see the module docstring).
 
@@ -158,7 +159,8 @@ async def poll_until_terminal(
     the two a poll makes never changes the verdict, which always comes from ``poll_once``. A probe the
     platform cannot answer (``ProbeUnsupported``) is not asked again, nor one whose count contradicts the
     whole result (more runs calling than the result has, or than it had not finished at the last read).
-    ``total_hint``: the runs the start announced, until a poll says."""
+    ``total_hint``: the runs the start announced, until a poll says. ``on_probe(ended, total)``: what a
+    probe found (runs whose call has ended), for progress lines between reads of the whole result."""
 
     async def ask() -> ResultSnapshot:
         try:
@@ -244,6 +246,8 @@ async def poll_until_terminal(
             trusted = trusted or finished > 0
             seen: Progress | None = (clock.now(), total - answer, total, answer == 0)
             closing = answer == 0
+            if on_probe is not None:
+                on_probe(total - answer, total)
         else:
             last, last_detail = answer, clock.now()
             finished = max(answer.completed_runs or 0, sum(1 for run in answer.runs if run.terminal))

@@ -228,12 +228,17 @@ POLICY = PollPolicy(initial=5.0, maximum=30.0, minimum=1.0)
 
 
 async def _poll_world(
-    world: World, *, deadline: float = 3600.0, total_hint: int | None = 100
+    world: World,
+    *,
+    deadline: float = 3600.0,
+    total_hint: int | None = 100,
+    progress: list[tuple[int, int]] | None = None,
 ) -> ResultSnapshot:
     return await poll_until_terminal(
         world.detail, poll=POLICY, retry=RetryPolicy(attempts=2, base=0.5, maximum=1.0),
         budget=RetryBudget(5), clock=world.clock, rng=random.Random(0), deadline=deadline,
         probe=world.probe, total_hint=total_hint,
+        on_probe=None if progress is None else lambda ended, total: progress.append((ended, total)),
     )  # fmt: skip
 
 
@@ -244,8 +249,12 @@ async def test_a_probe_does_most_of_the_polling_and_the_whole_result_is_read_a_f
     ended, on each poll until it is terminal. It is seen as promptly as without probes."""
     clock = FakeClock(start=0.0)
     world = World(clock)
-    result = await _poll_world(world)
+    progress: list[tuple[int, int]] = []
+    result = await _poll_world(world, progress=progress)
     assert result.terminal and result.completed_runs == 100
+    # every probe reports progress (for the heartbeat lines between reads of the whole result)
+    assert len(progress) == world.probes and progress[-1] == (100, 100)
+    assert [ended for ended, _ in progress] == sorted(ended for ended, _ in progress)
     assert clock.now() - world.finished_at <= POLICY.maximum  # detection lag bounded by poll.max
     # one checkpoint finds runs finished and makes the probe trusted (the next checkpoint would be 20 x
     # poll.max later), then the reads once every call has ended

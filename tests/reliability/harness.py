@@ -82,6 +82,7 @@ DEFAULTS: Mapping[str, str] = {
 ROUTES: Mapping[str, str] = {
     "start": r"POST /test_framework/v\d/scenarios(-external)?/\w+/",
     "poll": r"GET /test_framework/v\d/results(-external)?/\{id\}/",
+    "probe": r"GET /test_framework/v\d/runs(-external)?/",
     "lookup": r"GET /test_framework/v\d/results(-external)?/",
     "end_calls": r"POST /test_framework/v\d/results(-external)?/\{id\}/end_calls/",
     "share": r"POST /test_framework/v\d/results(-external)?/\{id\}/create_shareable_link_token/",
@@ -396,6 +397,7 @@ _SHOWN = (
     ("lookup", "lookup"),
     ("fp-lookup", "lookup"),
     ("poll", "poll"),
+    ("probe", "probe"),
     ("fp-poll", "poll"),
     ("fp-record", "record"),
     ("end_calls", "end_calls"),

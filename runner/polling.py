@@ -186,7 +186,8 @@ async def poll_until_terminal(
     trusted = False  # a probe agreed with a read that found runs finished
     last_detail = clock.now()
     index = 0
-    at_once = False  # the probe could not answer: read the whole result now, without waiting again
+    at_once = False  # read the whole result now, without waiting again (the probe could not answer, or
+    # found every call ended)
     while True:
         if not at_once:
             delay = next_delay(index, poll, rng, first, latest, clock.now())
@@ -248,6 +249,9 @@ async def poll_until_terminal(
             closing = answer == 0
             if on_probe is not None:
                 on_probe(total - answer, total)
+            # Every call has ended: the result may already be terminal (its last evaluation can be
+            # quicker than a poll delay), so read it now rather than a poll.min later.
+            at_once = closing
         else:
             last, last_detail = answer, clock.now()
             finished = max(answer.completed_runs or 0, sum(1 for run in answer.runs if run.terminal))

@@ -254,6 +254,9 @@ async def test_a_probe_does_most_of_the_polling_and_the_whole_result_is_read_a_f
     assert result.terminal and result.completed_runs == 100
     # every probe reports progress (for the heartbeat lines between reads of the whole result)
     assert len(progress) == world.probes and progress[-1] == (100, 100)
+    # the probe that found every call ended is followed at once (no delay) by a read of the whole result
+    last_probe = max(i for i, (kind, _) in enumerate(world.order) if kind == "probe")
+    assert world.order[last_probe + 1] == ("detail", world.order[last_probe][1])
     assert [ended for ended, _ in progress] == sorted(ended for ended, _ in progress)
     assert clock.now() - world.finished_at <= POLICY.maximum  # detection lag bounded by poll.max
     # one checkpoint finds runs finished and makes the probe trusted (the next checkpoint would be 20 x

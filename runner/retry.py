@@ -30,7 +30,7 @@ from typing import TypeVar
 import anyio
 
 from runner.clock import Clock
-from runner.errors import DeadlineExceeded, RateLimited, TransientError
+from runner.errors import DeadlineExceeded, ProbeUnsupported, RateLimited, TransientError
 from runner.settings import RetryPolicy
 
 T = TypeVar("T")
@@ -246,9 +246,9 @@ async def call_with_retry(
                 on_retry(exc, attempt, delay)
             if pause is None or not isinstance(exc, RateLimited):
                 await clock.sleep(delay)
-        except RetryDeadline:
+        except (RetryDeadline, ProbeUnsupported):
             if pause is not None:
-                pause.released()  # no answer about the platform's health
+                pause.released()  # no answer about the platform's health (a refused probe may ask nothing)
             raise
         except Exception:
             if pause is not None:

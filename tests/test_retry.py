@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from runner.clock import FakeClock
-from runner.errors import AuthError, DeadlineExceeded, RateLimited, TransientError
+from runner.errors import AuthError, DeadlineExceeded, ProbeUnsupported, RateLimited, TransientError
 from runner.retry import ProviderPause, RetryBudget, backoff_delay, call_with_retry, parse_retry_after
 from runner.settings import RetryPolicy
 
@@ -180,6 +180,30 @@ async def test_a_deadline_inside_the_open_breaker_fails_closed() -> None:
     pause.failed(clock)
     with pytest.raises(DeadlineExceeded):
         await _run(Flaky([]), clock=clock, pause=pause, deadline=60.0)
+
+
+@pytest.mark.anyio
+async def test_a_progress_probe_refused_without_asking_does_not_close_the_breaker() -> None:
+    """A provider that cannot probe (Freeplay, or Cekura after a refusal) raises ProbeUnsupported without
+    a request: while half-open that says nothing of the platform's health, so the breaker stays tripped
+    and the next call is the probe."""
+    clock = FakeClock(start=0.0)
+    pause = ProviderPause(threshold=2, cooldown=30.0)
+    pause.failed(clock)
+    pause.failed(clock)  # open
+    clock.advance(31.0)  # half-open
+
+    async def cannot() -> str:
+        raise ProbeUnsupported("no probe here")
+
+    with pytest.raises(ProbeUnsupported):
+        await call_with_retry(cannot, policy=RetryPolicy(), budget=RetryBudget(5), clock=clock,
+                              rng=random.Random(0), deadline=1e9, pause=pause)  # fmt: skip
+    down = Flaky([TransientError("still down")])
+    with pytest.raises(TransientError):
+        await call_with_retry(down, policy=RetryPolicy(attempts=1), budget=RetryBudget(0), clock=clock,
+                              rng=random.Random(0), deadline=1e9, pause=pause)  # fmt: skip
+    assert pause.opened == 2  # that call was the half-open probe: its failure opened the breaker again
 
 
 def test_a_rejection_is_not_an_outage() -> None:

@@ -392,6 +392,7 @@ async def test_a_probe_reads_only_the_count_of_runs_still_calling() -> None:
     "answer",
     [
         pytest.param(httpx.Response(404, json={"detail": "Not found."}), id="no-runs-list"),
+        pytest.param(httpx.Response(403, json={"detail": "No permission."}), id="key-may-not-list-runs"),
         pytest.param(httpx.Response(400, json={"status__in": ["unknown filter"]}), id="filter-refused"),
         pytest.param(httpx.Response(200, json=[{"id": 1}]), id="a-bare-list-without-count"),
         pytest.param(httpx.Response(200, json={"count": -1, "results": []}), id="negative-count"),

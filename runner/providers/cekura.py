@@ -21,7 +21,13 @@ from typing import Any
 
 import httpx
 
-from runner.errors import ProbeUnsupported, ProtocolError, RequestRejected, StartOutcomeUnknown
+from runner.errors import (
+    AuthError,
+    ProbeUnsupported,
+    ProtocolError,
+    RequestRejected,
+    StartOutcomeUnknown,
+)
 from runner.model import ResultSnapshot, TargetResult, TestCase
 from runner.providers.base import StartedResult
 from runner.providers.cekura_map import RunMemo, map_result, normalise_status
@@ -173,13 +179,16 @@ class CekuraProvider:
         The detail of a result of 100 runs is about 440 KB of JSON (every transcript and metric), and
         parsing it on every poll was most of the CPU at 1,000 results; this answer is one run. It only
         tells the poller *when* to read the detail: every verdict comes from the detail. A platform that
-        refuses the request (4xx) or gives no count is asked no more (``ProbeUnsupported``)."""
+        refuses the request (any 4xx but 408/429) or gives no count is asked no more
+        (``ProbeUnsupported``)."""
         if not self._probe_works:
             raise ProbeUnsupported("the runs list was refused earlier")
         params = {"result_id": started.result_id, "status__in": ",".join(CALLING), "page_size": "1"}
         try:
             data = await self._call("GET", RUNS, params=params)
-        except RequestRejected as exc:
+        except (RequestRejected, AuthError) as exc:
+            # Optional: a key that may read results but not list runs (401/403), or no runs list (4xx),
+            # costs only the probe; a key refused outright is reported by the read of the whole result.
             self._probe_works = False
             raise ProbeUnsupported(f"the runs list was refused: {exc.message}") from exc
         count = data.get("count") if isinstance(data, dict) else None

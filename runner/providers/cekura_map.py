@@ -298,7 +298,7 @@ class RunMemo:
     infrastructure and not-connected lists) read the same, and maps only the runs that moved: at 1,000
     results of 100 runs, mapping every run of every poll was most of the runner's CPU. The poll that finds
     the result terminal maps every run afresh (``map_result`` ignores the memo then), so a verdict never
-    rests on a reused record; reused ones only ever stand in a timed-out gate's partial data.
+    rests on a reused record; reused ones only ever stand in a timed-out or interrupted gate's partial data.
     """
 
     def __init__(self) -> None:

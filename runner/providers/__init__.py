@@ -18,6 +18,7 @@ import httpx
 from runner.providers.base import Provider, StartedResult
 from runner.providers.cekura import CekuraProvider
 from runner.providers.freeplay import FreeplayProvider
+from runner.providers.http import IN_FLIGHT
 from runner.settings import SIMULATOR, Config, FreeplayGate
 
 __all__ = ["Provider", "StartedResult", "open_providers"]
@@ -29,7 +30,7 @@ def _quiet_http_loggers() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-MAX_CONNECTIONS = 32  # per provider: enough at the rate ceiling, and bounds the answers parsed at once
+MAX_CONNECTIONS = IN_FLIGHT  # per provider: enough at the rate ceiling, and bounds the answers parsed at once
 
 
 @asynccontextmanager

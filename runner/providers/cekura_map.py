@@ -7,6 +7,7 @@ than an exception or, worse, a silently rosy default.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import sys
@@ -35,8 +36,9 @@ def _name(value: object, fallback: str) -> str:
     return text or fallback
 
 
-_LABELS: dict[str, str] = {}  # raw text -> cleaned and interned (see ``_label``)
-_MAX_LABELS = 4096
+@functools.lru_cache(maxsize=4096)  # bounded: a platform may send endless distinct names
+def _cleaned_label(value: str) -> str:
+    return sys.intern(one_line(value, _MAX_NAME))
 
 
 def _label(value: object, fallback: str) -> str:
@@ -46,12 +48,7 @@ def _label(value: object, fallback: str) -> str:
         return sys.intern(str(value))
     if not isinstance(value, str) or len(value) > _MAX_NAME:
         return sys.intern(_name(value, fallback))
-    found = _LABELS.get(value)
-    if found is None:
-        if len(_LABELS) >= _MAX_LABELS:  # a platform that sends endless distinct names: start over
-            _LABELS.clear()
-        found = _LABELS[value] = sys.intern(one_line(value, _MAX_NAME))
-    return found or fallback
+    return _cleaned_label(value) or fallback
 
 
 def normalise_status(value: object) -> str:
@@ -134,9 +131,13 @@ def _binary_passed(item: Mapping[str, Any]) -> bool | None:
     return None if score is None else score >= 5
 
 
-_SHARED: dict[MetricValue, MetricValue] = {}  # see ``map_metric``
-_MAX_SHARED = 8192
 _SHARED_KINDS = frozenset({MetricKind.BINARY, MetricKind.CONTINUOUS, MetricKind.ENUM})
+
+
+@functools.lru_cache(maxsize=8192)
+def _shared(value: MetricValue) -> MetricValue:
+    """The first value equal to ``value`` (the cache keeps it): equal values become one object."""
+    return value
 
 
 def map_metric(item: object, *, keep_text: bool = True) -> MetricValue | None:
@@ -148,12 +149,7 @@ def map_metric(item: object, *, keep_text: bool = True) -> MetricValue | None:
     value = _metric(item, keep_text)
     if value is None or value.explanation or value.kind not in _SHARED_KINDS:
         return value
-    shared = _SHARED.get(value)
-    if shared is None:
-        if len(_SHARED) >= _MAX_SHARED:
-            _SHARED.clear()
-        shared = _SHARED[value] = value
-    return shared
+    return _shared(value)
 
 
 def _metric(item: object, keep_text: bool) -> MetricValue | None:

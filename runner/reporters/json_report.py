@@ -13,6 +13,7 @@ and its shape only changes together with ``SCHEMA_VERSION``. Rules:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -270,22 +271,14 @@ def _metric(metric: MetricValue) -> JSONObject:
 _MAX_STRING = 20_000  # characters of any one remote string (transcripts are excerpts already)
 
 
-_SHORT = 200  # characters: a name, status or label, cleaned once per text (see ``_clean_text``)
-_CLEANED: dict[str, str] = {}
-_MAX_CLEANED = 8192
+_SHORT = 200  # characters: names, statuses, labels and keys, repeated on every run (see ``_clean_text``)
+_clean_short = functools.lru_cache(maxsize=8192)(clean_text)
 
 
 def _clean_text(text: str) -> str:
     """``clean_text``, remembered for short texts: 100,000 runs repeat a few hundred names, statuses and
     keys, and each was cleaned again (two regular-expression scans) for every run."""
-    if len(text) > _SHORT:
-        return clean_text(text)
-    found = _CLEANED.get(text)
-    if found is None:
-        if len(_CLEANED) >= _MAX_CLEANED:
-            _CLEANED.clear()
-        found = _CLEANED[text] = clean_text(text)
-    return found
+    return _clean_short(text) if len(text) <= _SHORT else clean_text(text)
 
 
 def _text(value: str) -> str:

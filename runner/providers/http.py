@@ -37,7 +37,7 @@ log = logging.getLogger("regate.http")
 
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 Describe = Callable[[Any], str]  # the decoded error body -> a short text
-IN_FLIGHT = 32  # requests handed to httpx at once, by default: the pool size ``open_providers`` sets
+IN_FLIGHT = 16  # requests handed to httpx at once, by default: the pool size ``open_providers`` sets
 
 
 class JsonApi:

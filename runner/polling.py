@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from runner.clock import Clock
 from runner.errors import DeadlineExceeded, ProbeUnsupported, ProtocolError, TransientError
@@ -107,11 +108,10 @@ def progress_of(snapshot: ResultSnapshot, now: float) -> Progress | None:
     return (now, min(done, total), total, closing)
 
 
-# With a probe, the whole result is read at least every CHECKPOINT_POLLS x poll.max until a probe has been
-# checked against it (a read that found runs finished, then a probe that did not count them as calling),
-# every TRUSTED_CHECKPOINT_POLLS x poll.max after that (fresh partial data for an interruption)...
-CHECKPOINT_POLLS = 4
-TRUSTED_CHECKPOINT_POLLS = 20
+# With a probe, the whole result is read at least every FRESH_POLLS x poll.max (fresh partial runs for an
+# interruption), unless the end is predicted within SOON_POLLS x poll.max (its read comes then anyway)...
+FRESH_POLLS = 20
+SOON_POLLS = 4
 LAST_STRETCH_POLLS = 2  # ...and on every poll once the deadline is this many poll.max away
 
 
@@ -122,16 +122,26 @@ def _detail_due(
     since_detail: float,
     until_deadline: float,
     policy: PollPolicy,
-    trusted: bool,
+    end_in: float | None,
 ) -> bool:
-    """Whether this poll reads the whole result rather than only probing how many runs are still calling."""
+    """Whether this poll reads the whole result rather than only probing how many runs are still calling.
+    ``end_in``: the predicted wait until the last run finishes (None: no prediction yet)."""
     return (
         not probing
         or total is None  # nothing to measure the probe's count against yet
         or closing  # every call has ended: the result's own status and verdicts come with the detail
-        or since_detail >= (TRUSTED_CHECKPOINT_POLLS if trusted else CHECKPOINT_POLLS) * policy.maximum
+        or (
+            since_detail >= FRESH_POLLS * policy.maximum
+            and (end_in is None or end_in > SOON_POLLS * policy.maximum)
+        )
         or until_deadline <= LAST_STRETCH_POLLS * policy.maximum  # a timeout keeps the runs seen last
     )
+
+
+class Probe(Protocol):
+    """Counts the result's runs whose call has not ended (or, with ``ended=True``, has), in one request."""
+
+    def __call__(self, *, ended: bool = False) -> Awaitable[int]: ...
 
 
 async def poll_until_terminal(
@@ -146,21 +156,24 @@ async def poll_until_terminal(
     pause: ProviderPause | None = None,
     on_snapshot: Callable[[ResultSnapshot], None] | None = None,
     on_retry: Callable[[TransientError, int, float], None] | None = None,
-    probe: Callable[[], Awaitable[int]] | None = None,
+    probe: Probe | None = None,
     total_hint: int | None = None,
     on_probe: Callable[[int, int], None] | None = None,
 ) -> ResultSnapshot:
     """Poll until the result is terminal (see the module docstring).
 
-    ``probe`` (optional) counts the runs that have not finished their call in one small request; while
-    it says calls are going on, most polls are probes and the whole result (``poll_once``) is read only
-    at checkpoints (see ``CHECKPOINT_POLLS``), near the deadline, and from the moment every
-    call has ended: so a gate of 100 runs reads its result a few times instead of on every poll. Which of
-    the two a poll makes never changes the verdict, which always comes from ``poll_once``. A probe the
-    platform cannot answer (``ProbeUnsupported``) is not asked again, nor one whose count contradicts the
-    whole result (more runs calling than the result has, or than it had not finished at the last read).
-    ``total_hint``: the runs the start announced, until a poll says. ``on_probe(ended, total)``: what a
-    probe found (runs whose call has ended), for progress lines between reads of the whole result."""
+    ``probe`` (optional) counts the runs that have not ended their call in one small request; while it
+    says calls are going on, most polls are probes, and the whole result (``poll_once``) is read only
+    from the moment every call has ended, near the deadline, and now and then for fresh partial runs
+    (see ``FRESH_POLLS``): so a gate of 100 runs reads its result a few times instead of on every poll.
+    Which of the two a poll makes never changes the verdict, which always comes from ``poll_once``. The
+    first probe counts the runs whose call has *ended* and the next, at once, those still calling: on a
+    platform that ignores the status filter both count every run, so the two add up to more than the
+    result has and the probe is not trusted. Nor is it asked again when the platform cannot answer it
+    (``ProbeUnsupported``) or when any count contradicts what is known (more runs calling than have not
+    ended, at the last count or read of the whole result). ``total_hint``: the runs the start announced,
+    until a poll says. ``on_probe(ended, total)``: what a probe found (runs whose call has ended), for
+    progress lines between reads of the whole result."""
 
     async def ask() -> ResultSnapshot:
         try:
@@ -168,12 +181,18 @@ async def poll_until_terminal(
         except ProtocolError as exc:
             raise TransientError(f"{exc.message} (asking again)") from exc
 
-    async def ask_probe() -> int:
+    async def ask_probe(ended: bool) -> int:
         assert probe is not None  # noqa: S101 - only called while probing
         try:
-            return await probe()
+            return await probe(ended=ended)
         except ProtocolError as exc:
             raise TransientError(f"{exc.message} (asking again)") from exc
+
+    async def ask_calling() -> int:
+        return await ask_probe(False)
+
+    async def ask_ended() -> int:
+        return await ask_probe(True)
 
     last: ResultSnapshot | None = None
     last_error: str | None = None  # cleared by every answer
@@ -182,12 +201,12 @@ async def poll_until_terminal(
     probing = probe is not None
     total = total_hint if total_hint is not None and total_hint > 0 else None
     closing = False  # a poll saw every call ended: from then on each poll reads the whole result
-    finished = 0  # runs the last read of the whole result found finished: no probe may count them calling
-    trusted = False  # a probe agreed with a read that found runs finished
+    finished = 0  # runs known to have ended their call (by a read or a count): no probe counts them calling
+    count_ended = True  # the first probe counts the runs that have ended (see the docstring)
     last_detail = clock.now()
     index = 0
-    at_once = False  # read the whole result now, without waiting again (the probe could not answer, or
-    # found every call ended)
+    at_once = False  # poll again now, without waiting: the whole result when the probe could not answer
+    # or found every call ended, the runs still calling right after a count of those that have ended
     while True:
         if not at_once:
             delay = next_delay(index, poll, rng, first, latest, clock.now())
@@ -204,9 +223,10 @@ async def poll_until_terminal(
                 "deadline reached while waiting for a terminal status", last=last, last_error=last_error
             )
         call: Callable[[], Awaitable[ResultSnapshot | int]] = ask
-        since, left = clock.now() - last_detail, deadline - clock.now()
-        if not _detail_due(probing, total, closing, since, left, poll, trusted):
-            call = ask_probe
+        now = clock.now()
+        end_in = predicted_wait(first, latest, now)
+        if not _detail_due(probing, total, closing, now - last_detail, deadline - now, poll, end_in):
+            call = ask_ended if count_ended else ask_calling
         try:
             answer = await call_with_retry(
                 call,
@@ -238,13 +258,19 @@ async def poll_until_terminal(
                 on_retry(exc, 0, 0.0)
             continue
         last_error = None
+        if isinstance(answer, int) and call is ask_ended:
+            if total is None or answer > total:
+                probing, at_once = False, True  # more runs than the result has: read it whole instead
+                continue
+            # Runs only move from calling to ended: no later count of those calling may exceed the rest.
+            finished, count_ended, at_once = max(finished, answer), False, True
+            continue
         if isinstance(answer, int):
             if total is None or answer > total - finished:
-                # More runs calling than the result has, or than it has not finished at the last read: a
-                # platform that ignores the filters. Read the whole result instead, from now on.
+                # More runs calling than the result has, or than have not ended at the last count or read:
+                # a platform that ignores the filters. Read the whole result instead, from now on.
                 probing, at_once = False, True
                 continue
-            trusted = trusted or finished > 0
             seen: Progress | None = (clock.now(), total - answer, total, answer == 0)
             closing = answer == 0
             if on_probe is not None:
@@ -254,7 +280,8 @@ async def poll_until_terminal(
             at_once = closing
         else:
             last, last_detail = answer, clock.now()
-            finished = max(answer.completed_runs or 0, sum(1 for run in answer.runs if run.terminal))
+            ended = max(answer.completed_runs or 0, sum(1 for run in answer.runs if run.terminal))
+            finished = max(finished, ended)
             seen = progress_of(answer, clock.now())
             if seen is not None:
                 total = seen[2]

@@ -388,6 +388,26 @@ async def test_a_probe_reads_only_the_count_of_runs_still_calling() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_probe_of_ended_calls_counts_the_runs_evaluating_or_terminal() -> None:
+    """The other half of the run statuses (api-contracts §A5): the poller weighs one count against the
+    other, which on a platform that ignores the filter add up to more than the result has."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"count": 63, "next": None, "previous": None, "results": [{"id": 1}]})
+
+    started = StartedResult("167", "running", 100, "r")
+    assert await provider(handler).probe(started, ended=True) == 63
+    (request,) = seen
+    assert dict(request.url.params) == {
+        "result_id": "167",
+        "status__in": "evaluating,completed,failed,timeout,cancelled",
+        "page_size": "1",
+    }
+
+
+@pytest.mark.anyio
 @pytest.mark.parametrize(
     "answer",
     [

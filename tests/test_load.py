@@ -33,7 +33,8 @@ KEY = "load-test-key-0000"
 GATES = 500
 FAULTS = (
     "start:429=1@0.1;actions:503@0.1;"
-    "results:503@0.05;results:429=2@0.04;results:reset@0.03;results:truncated@0.03"
+    "results:503@0.05;results:429=2@0.04;results:reset@0.03;results:truncated@0.03;"
+    "runlist:503@0.05;runlist:429=1@0.03;runlist:reset@0.03"  # the progress probes fail as often
 )
 MEMORY_LIMIT = 256 * 1024 * 1024  # traced Python allocations at peak, for 500 gates
 

@@ -92,7 +92,7 @@ class FakeProvider:
             raise item
         return snap(started.result_id, item)
 
-    async def probe(self, started: StartedResult) -> int:
+    async def probe(self, started: StartedResult, *, ended: bool = False) -> int:
         raise ProbeUnsupported("scripted polls only")  # every poll reads the scripted snapshot
 
     async def share_link(self, started: StartedResult) -> str | None:

@@ -180,7 +180,8 @@ async def test_a_result_finishing_steadily_is_seen_promptly_with_few_polls() -> 
 
 class World:
     """A result of 100 runs whose calls end spread over 60-600 s, each evaluated 3 s later; ``probe``
-    counts the runs still calling (like the runs list), ``detail`` is the whole result."""
+    counts the runs still calling or, ``ended``, those whose call has ended (like the runs list),
+    ``detail`` is the whole result."""
 
     EVALUATION = 3.0
 
@@ -196,19 +197,20 @@ class World:
         self.ends = [60.0 + 540.0 * i / 99 for i in range(100)]
         self.details = 0
         self.probes = 0
-        self.order: list[tuple[str, float]] = []  # ("probe" | "detail", clock time)
+        self.order: list[tuple[str, float]] = []  # ("probe" | "ended" | "detail", clock time)
         self.probe_error = probe_error
         self.inflate = inflate  # counts more runs than the result has
         self.unfiltered = unfiltered  # ignores the status filter: counts every run of the result
 
-    async def probe(self) -> int:
+    async def probe(self, *, ended: bool = False) -> int:
         self.probes += 1
-        self.order.append(("probe", self.clock.now()))
+        self.order.append(("ended" if ended else "probe", self.clock.now()))
         if self.probe_error is not None:
             raise self.probe_error
         if self.unfiltered:
             return len(self.ends)
-        return sum(1 for end in self.ends if end > self.clock.now()) + self.inflate
+        now = self.clock.now()
+        return sum(1 for end in self.ends if (end <= now) == ended) + self.inflate
 
     async def detail(self) -> ResultSnapshot:
         self.details += 1
@@ -243,29 +245,49 @@ async def _poll_world(
 
 
 @pytest.mark.anyio
-async def test_a_probe_does_most_of_the_polling_and_the_whole_result_is_read_a_few_times() -> None:
+async def test_a_probe_does_most_of_the_polling_and_the_whole_result_is_read_once_calls_have_ended() -> None:
     """Reading a result of 100 runs is ~440 KB of JSON: while calls go on, the poller asks only how many
-    are still calling, reads the whole result at checkpoints (every 4 x poll.max) and, once every call has
-    ended, on each poll until it is terminal. It is seen as promptly as without probes."""
+    are still calling and, once every call has ended, reads the whole result on each poll until it is
+    terminal. The first poll checks the probe: it counts the runs whose call has ended, then at once those
+    still calling. The result is seen as promptly as without probes."""
     clock = FakeClock(start=0.0)
     world = World(clock)
     progress: list[tuple[int, int]] = []
     result = await _poll_world(world, progress=progress)
     assert result.terminal and result.completed_runs == 100
-    # every probe reports progress (for the heartbeat lines between reads of the whole result)
-    assert len(progress) == world.probes and progress[-1] == (100, 100)
+    kinds = [kind for kind, _ in world.order]
+    assert kinds[:2] == ["ended", "probe"] and world.order[0][1] == world.order[1][1]
+    assert kinds.count("ended") == 1
+    # every probe of the calls reports progress (for the heartbeat lines between reads of the whole result)
+    assert len(progress) == kinds.count("probe") and progress[-1] == (100, 100)
     # the probe that found every call ended is followed at once (no delay) by a read of the whole result
-    last_probe = max(i for i, (kind, _) in enumerate(world.order) if kind == "probe")
+    last_probe = max(i for i, kind in enumerate(kinds) if kind == "probe")
     assert world.order[last_probe + 1] == ("detail", world.order[last_probe][1])
+    assert set(kinds[last_probe + 1 :]) == {"detail"}
     assert [ended for ended, _ in progress] == sorted(ended for ended, _ in progress)
     assert clock.now() - world.finished_at <= POLICY.maximum  # detection lag bounded by poll.max
-    # one checkpoint finds runs finished and makes the probe trusted (the next checkpoint would be 20 x
-    # poll.max later), then the reads once every call has ended
-    assert world.details <= 3
-    assert world.probes > world.details
+    # the calls end 600 s in, as a read for fresh partial runs would be due (20 x poll.max): the end is
+    # near, so only the reads once every call has ended are made (the evaluation takes a poll or two)
+    assert world.details <= 2
     whole = World(FakeClock(start=0.0), probe_error=ProbeUnsupported("none"))
     await _poll_world(whole)
-    assert world.details * 2 < whole.details  # without the probe every poll reads the whole result
+    assert world.details * 5 < whole.details  # without the probe every poll reads the whole result
+
+
+@pytest.mark.anyio
+async def test_a_long_result_is_read_whole_now_and_then_for_fresh_partial_runs() -> None:
+    """An interrupted gate is reported with the runs seen last: while the end is far, the whole result is
+    read at least every 20 x poll.max, so those runs are never much older than that."""
+    clock = FakeClock(start=0.0)
+    world = World(clock)
+    world.ends = [60.0 + 3540.0 * i / 99 for i in range(100)]  # calls ending over the first hour
+    result = await _poll_world(world, deadline=7200.0)
+    assert result.terminal
+    reads = [at for kind, at in world.order if kind == "detail"]
+    gaps = [later - earlier for earlier, later in zip([0.0, *reads], reads, strict=False)]
+    assert max(gaps) <= 20 * POLICY.maximum + POLICY.maximum
+    assert len(reads) >= 3600 / (20 * POLICY.maximum + POLICY.maximum)
+    assert world.probes > 4 * world.details
 
 
 @pytest.mark.anyio
@@ -282,8 +304,8 @@ async def test_a_platform_without_the_probe_is_polled_whole_at_once_and_never_pr
 
 @pytest.mark.anyio
 async def test_a_probe_count_that_does_not_add_up_is_not_trusted() -> None:
-    """A platform that ignores the filters counts more runs than the result has: the poller reads the
-    whole result from then on, instead of waiting for a count that would never reach zero."""
+    """A platform that ignores the scope counts more runs than the result has: the poller reads the whole
+    result from then on, instead of waiting for a count that would never reach zero."""
     clock = FakeClock(start=0.0)
     world = World(clock, inflate=1000)
     result = await _poll_world(world)
@@ -292,16 +314,36 @@ async def test_a_probe_count_that_does_not_add_up_is_not_trusted() -> None:
 
 
 @pytest.mark.anyio
-async def test_a_probe_that_counts_finished_runs_as_calling_is_not_trusted() -> None:
-    """A platform that ignores the status filter counts every run, however many have finished: once a
-    read of the whole result finds runs finished, the next probe contradicts it and is the last one."""
+async def test_a_probe_that_ignores_the_status_filter_is_not_trusted_from_the_first_poll() -> None:
+    """A platform that ignores the status filter counts every run both as ended and as calling: the two
+    add up to more than the result has, so the second probe is the last one, before any run has ended."""
     clock = FakeClock(start=0.0)
     world = World(clock, unfiltered=True)
     result = await _poll_world(world)
     assert result.terminal
-    first_detail = next(i for i, (kind, _) in enumerate(world.order) if kind == "detail")
-    assert [kind for kind, _ in world.order[first_detail + 1 :]].count("probe") == 1
+    assert [kind for kind, _ in world.order][:3] == ["ended", "probe", "detail"]
+    assert world.probes == 2 and world.order[2][1] == world.order[1][1] < min(world.ends)
     assert clock.now() - world.finished_at <= POLICY.maximum
+
+
+@pytest.mark.anyio
+async def test_a_probe_that_counts_runs_a_read_found_finished_as_calling_is_not_trusted() -> None:
+    """Without the number of runs the first poll reads the whole result; a probe that later counts as
+    calling runs that read found finished is not asked again."""
+    clock = FakeClock(start=0.0)
+    world = World(clock)
+    world.ends = [0.0] * 50 + world.ends[50:]  # half the calls have ended before the first poll
+
+    async def calling_everywhere(*, ended: bool = False) -> int:
+        world.order.append(("ended" if ended else "probe", clock.now()))
+        return 0 if ended else 100  # its ended count is plausible; its calling count is not
+
+    world.probe = calling_everywhere  # type: ignore[method-assign]
+    result = await _poll_world(world, total_hint=None)
+    assert result.terminal
+    kinds = [kind for kind, _ in world.order]
+    assert kinds[:4] == ["detail", "ended", "probe", "detail"]
+    assert kinds.count("probe") == 1 and kinds.count("ended") == 1
 
 
 @pytest.mark.anyio

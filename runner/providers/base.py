@@ -47,9 +47,10 @@ class Provider(Protocol):
 
     async def poll(self, started: StartedResult) -> ResultSnapshot: ...
 
-    async def probe(self, started: StartedResult) -> int:
-        """How many of the result's runs have not finished their call, in one small request; raises
-        ``ProbeUnsupported`` when the platform cannot say (the poller then reads the whole result)."""
+    async def probe(self, started: StartedResult, *, ended: bool = False) -> int:
+        """How many of the result's runs have not ended their call (``ended``: have), in one small
+        request; raises ``ProbeUnsupported`` when the platform cannot say (the poller then reads the whole
+        result)."""
         ...
 
     async def share_link(self, started: StartedResult) -> str | None: ...

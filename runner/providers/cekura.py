@@ -47,8 +47,9 @@ from runner.providers.http import IN_FLIGHT, JsonApi
 from runner.settings import CekuraGate, GateSpec, Secret
 
 RESULTS = "/test_framework/v1/results/"
-# Run statuses before a run's call has ended (api-contracts §A5): what a progress probe counts.
+# Run statuses before and after a run's call has ended (api-contracts §A5): what progress probes count.
 CALLING = ("pending", "in_queue", "scaling_up", "in_progress", "running")
+ENDED = ("evaluating", "completed", "failed", "timeout", "cancelled")
 _RUN_ID = re.compile(r"[0-9]{1,30}")
 
 
@@ -172,9 +173,10 @@ class CekuraProvider:
             del self._memos[started.result_id]
         return snapshot
 
-    async def probe(self, started: StartedResult) -> int:
-        """How many of the result's runs have not finished their call: ``GET runs-external/?result_id=…
-        &status__in=<CALLING>&page_size=1`` (api-contracts §A10), read for its ``count`` only.
+    async def probe(self, started: StartedResult, *, ended: bool = False) -> int:
+        """How many of the result's runs have not ended their call (or, ``ended``, have):
+        ``GET runs-external/?result_id=…&status__in=<CALLING or ENDED>&page_size=1`` (api-contracts §A10),
+        read for its ``count`` only.
 
         The detail of a result of 100 runs is about 440 KB of JSON (every transcript and metric), and
         parsing it on every poll was most of the CPU at 1,000 results; this answer is one run. It only
@@ -183,7 +185,8 @@ class CekuraProvider:
         (``ProbeUnsupported``)."""
         if not self._probe_works:
             raise ProbeUnsupported("the runs list was refused earlier")
-        params = {"result_id": started.result_id, "status__in": ",".join(CALLING), "page_size": "1"}
+        statuses = ",".join(ENDED if ended else CALLING)
+        params = {"result_id": started.result_id, "status__in": statuses, "page_size": "1"}
         try:
             data = await self._call("GET", RUNS, params=params)
         except (RequestRejected, AuthError) as exc:

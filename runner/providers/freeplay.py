@@ -219,7 +219,7 @@ class FreeplayProvider:
             body["eval_results"] = evals
         await self._call("POST", f"{path}/completions", body=body)
 
-    async def probe(self, started: StartedResult) -> int:
+    async def probe(self, started: StartedResult, *, ended: bool = False) -> int:
         raise ProbeUnsupported("Freeplay has no cheaper progress request than the test run itself")
 
     async def poll(self, started: StartedResult) -> ResultSnapshot:

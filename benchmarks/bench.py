@@ -165,12 +165,15 @@ def report_write_seconds(out: Path) -> float:
     return time.perf_counter() - started
 
 
+REFERENCE_LAG = 6.0  # simulated s: a 5 s poller's worst lag, plus its answers' latency
+
+
 def _ratio(polls: float, reference: dict[str, Any]) -> str:
     """regate's polls against the fixed poller's, which count only while it really polls every 5 s: a
     simulator that cannot keep up stretches its intervals (answers queue), and it then counts fewer polls
     than a real one would."""
     theirs = reference["polls_per_result"]
-    if theirs != theirs:
+    if math.isnan(theirs):
         return "no reference run"
     found = f"ratio {polls / theirs:.0%} (target <= 40%)"
     lag = reference.get("lag_max")
@@ -178,9 +181,6 @@ def _ratio(polls: float, reference: dict[str, Any]) -> str:
         behind = f"lag max {lag:.1f} s > {REFERENCE_LAG:.0f} s"
         found += f"; NOT COMPARABLE: the reference fell behind ({behind}): lower --speed"
     return found
-
-
-REFERENCE_LAG = 6.0  # simulated s: a 5 s poller's worst lag, plus its answers' latency
 
 
 def help_start_ms() -> float:

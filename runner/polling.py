@@ -280,8 +280,8 @@ async def poll_until_terminal(
             at_once = closing
         else:
             last, last_detail = answer, clock.now()
-            ended = max(answer.completed_runs or 0, sum(1 for run in answer.runs if run.terminal))
-            finished = max(finished, ended)
+            terminal = sum(1 for run in answer.runs if run.terminal)
+            finished = max(finished, answer.completed_runs or 0, terminal)
             seen = progress_of(answer, clock.now())
             if seen is not None:
                 total = seen[2]

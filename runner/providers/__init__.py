@@ -19,6 +19,7 @@ from runner.providers.base import Provider, StartedResult
 from runner.providers.cekura import CekuraProvider
 from runner.providers.freeplay import FreeplayProvider
 from runner.providers.http import IN_FLIGHT
+from runner.providers.sockets import install as keep_sockets
 from runner.settings import SIMULATOR, Config, FreeplayGate
 
 __all__ = ["Provider", "StartedResult", "open_providers"]
@@ -66,7 +67,7 @@ async def open_providers(config: Config) -> AsyncIterator[Mapping[str, Provider]
 
         def client(base_url: str) -> httpx.AsyncClient:
             local = base_url == SIMULATOR
-            return httpx.AsyncClient(
+            made = httpx.AsyncClient(
                 base_url=sim_url if local and sim_url else base_url,
                 timeout=httpx.Timeout(d.request_timeout, connect=min(10.0, d.request_timeout)),
                 limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
@@ -74,6 +75,8 @@ async def open_providers(config: Config) -> AsyncIterator[Mapping[str, Provider]
                 # Proxy variables are honoured for real platforms, never for the local simulator.
                 trust_env=not local,
             )
+            keep_sockets(made)
+            return made
 
         providers: dict[str, Provider] = {}
         if config.cekura is not None:

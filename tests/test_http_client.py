@@ -1,0 +1,151 @@
+"""The HTTP layer's shortcuts, which save CPU on every request, change nothing a platform can see.
+
+- ``JsonApi`` keeps the URLs of GET requests with parameters (a result's probes ask the same one all
+  along) and puts its headers on the client: the requests sent are those httpx would build without it.
+- ``sockets.install`` keeps each connection's socket for httpcore's idle check: a connection the server
+  closed while idle is still dropped before it is reused.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+import httpx
+import pytest
+from anyio.abc import SocketStream
+
+from runner.providers import http as http_module
+from runner.providers.http import JsonApi
+from runner.providers.sockets import KeptSocketBackend, install, is_readable
+
+BASE = "https://api.example/test_framework/v1/"
+HEADERS = {"X-CEKURA-API-KEY": "sk-key", "Accept": "application/json"}
+
+
+def api(seen: list[httpx.Request]) -> JsonApi:
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"count": 1})
+
+    client = httpx.AsyncClient(base_url=BASE, transport=httpx.MockTransport(handler))
+    return JsonApi(client, headers=HEADERS, secret="sk-key", describe=str, auth_hint="")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("runs-external/", {"result_id": "7", "status__in": "pending,in_queue", "page_size": "1"}),
+        ("results/", {"search": "regate smoke ä&=/?", "agent_id": "101"}),
+        ("/runs-external/", {"result_id": "7"}),  # a leading slash is still appended to the base path
+        ("results/?x=1", {"y": "2"}),
+    ],
+)
+async def test_a_kept_url_is_the_one_httpx_would_build(path: str, params: dict[str, str]) -> None:
+    seen: list[httpx.Request] = []
+    json_api = api(seen)
+    expected = json_api.client.build_request("GET", path, params=params).url
+    await json_api.call("GET", path, params=params)
+    await json_api.call("GET", path, params=params)
+    assert [r.url for r in seen] == [expected, expected]
+    assert [str(r.url) for r in seen] == [str(expected)] * 2
+
+
+@pytest.mark.anyio
+async def test_every_request_carries_the_api_headers_once() -> None:
+    seen: list[httpx.Request] = []
+    json_api = api(seen)
+    await json_api.call("GET", "runs-external/", params={"result_id": "7"})
+    await json_api.call("GET", "results/7/")
+    await json_api.call("POST", "results/7/end_calls/", body={})
+    for request in seen:
+        for name, value in HEADERS.items():
+            assert request.headers.get_list(name) == [value]
+
+
+@pytest.mark.anyio
+async def test_the_kept_urls_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http_module, "URL_CACHE", 3)
+    seen: list[httpx.Request] = []
+    json_api = api(seen)
+    for result in range(10):
+        await json_api.call("GET", "runs-external/", params={"result_id": str(result)})
+        assert len(json_api._urls) <= 3
+    assert [r.url.params["result_id"] for r in seen] == [str(result) for result in range(10)]
+
+
+def test_a_socket_is_readable_once_data_or_the_peer_s_close_is_waiting() -> None:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        assert not is_readable(ours)
+        theirs.sendall(b"x")
+        assert is_readable(ours)
+        ours.recv(1)
+        assert not is_readable(ours)
+        theirs.close()
+        assert is_readable(ours)
+    assert is_readable(ours)  # closed on our side: the pool must drop it
+    assert is_readable(None)
+
+
+@pytest.mark.anyio
+async def test_install_wraps_the_pool_of_a_client_built_like_regate_s() -> None:
+    """Pins the private layout ``install`` relies on, for the httpx and httpcore installed: if this fails
+    after an upgrade, requests still work but every idle check is the slow one again."""
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=4)) as client:
+        assert install(client) is True
+        backend = client._transport._pool._network_backend  # type: ignore[attr-defined]
+        assert isinstance(backend, KeptSocketBackend)
+        assert install(client) is True
+        assert client._transport._pool._network_backend is backend  # type: ignore[attr-defined]
+
+
+@pytest.mark.anyio
+async def test_install_leaves_an_unknown_transport_alone() -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(200))
+    async with httpx.AsyncClient(transport=transport) as client:
+        assert install(client) is False
+        assert (await client.get("https://api.example/")).status_code == 200
+
+
+@asynccontextmanager
+async def closing_server() -> AsyncIterator[tuple[str, list[int], anyio.Event]]:
+    """A 127.0.0.1 server that answers one request per connection, keep-alive in form, then closes it."""
+    connections: list[int] = []
+    closed = anyio.Event()
+
+    async def serve(stream: SocketStream) -> None:
+        connections.append(len(connections) + 1)
+        async with stream:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += await stream.receive()
+            body = b'{"count": %d}' % len(connections)
+            await stream.send(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                % (len(body), body)
+            )
+        closed.set()
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610 (anyio, not Django)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, serve)
+        yield f"http://127.0.0.1:{port}/", connections, closed
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_an_idle_connection_the_server_closed_is_not_reused() -> None:
+    async with (
+        closing_server() as (url, connections, closed),
+        httpx.AsyncClient(base_url=url, limits=httpx.Limits(max_connections=2)) as client,
+    ):
+        assert install(client) is True
+        assert (await client.get("a")).json() == {"count": 1}
+        await closed.wait()  # the server's close has reached our socket: it reads as end of stream
+        assert (await client.get("b")).json() == {"count": 2}
+    assert connections == [1, 2]

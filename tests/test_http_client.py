@@ -9,10 +9,13 @@
 from __future__ import annotations
 
 import socket
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
+import httpcore
 import httpx
 import pytest
 from anyio.abc import SocketStream
@@ -149,3 +152,42 @@ async def test_an_idle_connection_the_server_closed_is_not_reused() -> None:
         await closed.wait()  # the server's close has reached our socket: it reads as end of stream
         assert (await client.get("b")).json() == {"count": 2}
     assert connections == [1, 2]
+
+
+class FakeStream(httpcore.AsyncNetworkStream):
+    def __init__(self, sock: socket.socket, tls: bool = False) -> None:
+        self.sock, self.tls, self.asked = sock, tls, 0
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+    ) -> httpcore.AsyncNetworkStream:
+        return FakeStream(self.sock, tls=True)
+
+    def get_extra_info(self, info: str) -> Any:
+        self.asked += 1
+        return {"socket": self.sock, "ssl_object": "tls" if self.tls else None}.get(info)
+
+
+class FakeBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self, stream: FakeStream) -> None:
+        self.stream = stream
+
+    async def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        return self.stream
+
+
+@pytest.mark.anyio
+async def test_a_stream_upgraded_to_tls_keeps_its_socket_and_answers_the_rest_from_tls() -> None:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        plain = FakeStream(ours)
+        stream = await KeptSocketBackend(FakeBackend(plain)).connect_tcp("127.0.0.1", 443)
+        secure = await stream.start_tls(ssl.create_default_context(), "api.example")
+        assert secure.get_extra_info("ssl_object") == "tls"
+        assert secure.get_extra_info("socket") is ours
+        assert secure.get_extra_info("is_readable") is False
+        theirs.close()
+        assert secure.get_extra_info("is_readable") is True

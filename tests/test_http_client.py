@@ -55,6 +55,7 @@ async def test_a_kept_url_is_the_one_httpx_would_build(path: str, params: dict[s
     await json_api.call("GET", path, params=params)
     assert [r.url for r in seen] == [expected, expected]
     assert [str(r.url) for r in seen] == [str(expected)] * 2
+    assert len(json_api._urls) == 1  # built once, then reused
 
 
 @pytest.mark.anyio

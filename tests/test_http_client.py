@@ -4,6 +4,9 @@
   along) and puts its headers on the client: the requests sent are those httpx would build without it.
 - ``sockets.install`` keeps each connection's socket for httpcore's idle check: a connection the server
   closed while idle is still dropped before it is reused.
+- ``JsonApi`` sends to the transport httpx chose for the URL, past the client's auth, redirect and cookie
+  layers: the proxy variables still decide the route, a redirect is still answered and not followed, an
+  answer cut short still frees its connection, and a client with auth or hooks still goes through them.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import socket
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -20,6 +24,7 @@ import httpx
 import pytest
 from anyio.abc import SocketStream
 
+from runner.errors import RequestRejected, TransientError
 from runner.providers import http as http_module
 from runner.providers.http import JsonApi
 from runner.providers.sockets import KeptSocketBackend, install, is_readable
@@ -192,3 +197,119 @@ async def test_a_stream_upgraded_to_tls_keeps_its_socket_and_answers_the_rest_fr
         assert secure.get_extra_info("is_readable") is False
         theirs.close()
         assert secure.get_extra_info("is_readable") is True
+
+
+@pytest.mark.anyio
+async def test_requests_skip_the_client_layers_on_the_installed_httpx() -> None:
+    """Pins the private method the direct route relies on: if this fails after an upgrade, requests
+    still work through ``client.send``, only slower."""
+    async with httpx.AsyncClient(base_url=BASE) as client:
+        json_api = JsonApi(client, headers=HEADERS, secret="sk-key", describe=str, auth_hint="")
+        assert json_api._route is not None
+        assert json_api._route(httpx.URL(BASE)) is client._transport  # type: ignore[attr-defined]
+
+
+@asynccontextmanager
+async def recording_server(answer: bytes) -> AsyncIterator[tuple[int, list[bytes]]]:
+    """A 127.0.0.1 server that records each request's head and sends ``answer`` (a whole HTTP response)."""
+    heads: list[bytes] = []
+
+    async def serve(stream: SocketStream) -> None:
+        async with stream:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += await stream.receive()
+            heads.append(data.split(b"\r\n\r\n")[0])
+            await stream.send(answer)
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610 (anyio, not Django)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, serve)
+        yield port, heads
+        tg.cancel_scope.cancel()
+
+
+def http_answer(status: str, body: bytes = b"", *headers: str) -> bytes:
+    head = "".join(f"{header}\r\n" for header in headers)
+    return f"HTTP/1.1 {status}\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+@pytest.mark.anyio
+async def test_the_proxy_variables_still_choose_the_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    answer = http_answer("200 OK", b'{"count": 3}', "Content-Type: application/json")
+    async with recording_server(answer) as (port, heads):
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        async with httpx.AsyncClient(base_url="http://cekura.invalid/test_framework/v1/") as client:
+            json_api = JsonApi(client, headers=HEADERS, secret="sk-key", describe=str, auth_hint="")
+            assert json_api._route is not None
+            assert await json_api.call("GET", "runs-external/", params={"result_id": "7"}) == {"count": 3}
+    # The proxy got the request in absolute form, with the API headers: httpx's own route was taken.
+    assert heads[0].startswith(b"GET http://cekura.invalid/test_framework/v1/runs-external/?result_id=7 ")
+    assert b"X-CEKURA-API-KEY: sk-key" in heads[0]
+
+
+@pytest.mark.anyio
+async def test_a_redirect_is_answered_not_followed_and_no_cookie_is_sent_back() -> None:
+    answer = http_answer("302 Found", b"", "Location: https://elsewhere.invalid/", "Set-Cookie: lb=1; Path=/")
+    async with (
+        recording_server(answer) as (port, heads),
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/") as client,
+    ):
+        json_api = JsonApi(client, headers=HEADERS, secret="sk-key", describe=str, auth_hint="")
+        for _ in range(2):
+            with pytest.raises(RequestRejected, match="unexpected redirect"):
+                await json_api.call("GET", "results/7/")
+    assert len(heads) == 2
+    assert all(b"cookie" not in head.lower() for head in heads)
+
+
+class CutStream(httpx.AsyncByteStream):
+    """A body that fails after its first part, like a connection lost mid-answer."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b'{"count": '
+        raise httpx.ReadError("connection lost")
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.anyio
+async def test_an_answer_cut_short_frees_its_connection() -> None:
+    stream = CutStream()
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, stream=stream))
+    async with httpx.AsyncClient(base_url=BASE, transport=transport) as client:
+        json_api = JsonApi(client, headers=HEADERS, secret="sk-key", describe=str, auth_hint="")
+        assert json_api._route is not None
+        with pytest.raises(TransientError, match="connection failed"):
+            await json_api.call("GET", "results/7/")
+    assert stream.closed
+
+
+@pytest.mark.anyio
+async def test_a_client_with_hooks_or_auth_goes_through_send() -> None:
+    hooked: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        hooked.append(request.headers.get("Authorization", ""))
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={"count": 1}))
+    async with httpx.AsyncClient(
+        base_url=BASE, transport=transport, event_hooks={"request": [hook]}, auth=("user", "pw")
+    ) as client:
+        json_api = JsonApi(client, headers=HEADERS, secret="sk-key", describe=str, auth_hint="")
+        assert json_api._route is None
+        assert await json_api.call("GET", "results/7/") == {"count": 1}
+    assert hooked == ["Basic dXNlcjpwdw=="]
+
+
+def test_without_the_private_route_requests_go_through_send() -> None:
+    """A future httpx that renamed ``_transport_for_url``: JsonApi falls back to ``client.send``."""
+    renamed = SimpleNamespace(auth=None, base_url=httpx.URL(BASE), event_hooks={})
+    assert http_module._direct_route(renamed) is None  # type: ignore[arg-type]

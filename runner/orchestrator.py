@@ -41,7 +41,7 @@ from runner.errors import (
 )
 from runner.flaky import retry_spec, still_failing
 from runner.model import FailureKind, GateExecution, GateFailure, ResultSnapshot, RunRecord
-from runner.polling import PollGaveUp, PollTimeout, poll_until_terminal
+from runner.polling import PollGaveUp, PollTimeout, StatusFilter, poll_until_terminal
 from runner.providers.base import Provider, StartedResult
 from runner.retry import ProviderPause, RetryBudget, call_with_retry
 from runner.runs import name_runs
@@ -127,6 +127,10 @@ class _Shared:
     defaults: Defaults
     pauses: dict[str, ProviderPause] = field(default_factory=dict)
     auth_failures: dict[str, str] = field(default_factory=dict)  # provider -> first gate refused
+    status_filters: dict[str, StatusFilter] = field(default_factory=dict)
+
+    def status_filter_for(self, provider: str) -> StatusFilter:
+        return self.status_filters.setdefault(provider, StatusFilter())
 
     def pause_for(self, provider: str) -> ProviderPause:
         if provider not in self.pauses:
@@ -258,6 +262,7 @@ async def _retry_failed(
                 clock=shared.clock, rng=shared.rng, deadline=deadline, pause=retried.pause,
                 on_snapshot=on_snapshot, on_retry=retried.on_retry,
                 probe=partial(provider.probe, started), total_hint=started.run_count,
+                status_filter=shared.status_filter_for(provider.name),
             )  # fmt: skip
         except (ProviderError, DeadlineExceeded) as exc:
             shared.events.note(
@@ -329,6 +334,7 @@ async def _run_gate(state: _GateState, provider: Provider, shared: _Shared) -> N
                 rng=shared.rng, deadline=deadline, pause=pause, on_snapshot=on_snapshot,
                 on_retry=retried.on_retry, probe=partial(provider.probe, started),
                 total_hint=started.run_count, on_probe=on_probe,
+                status_filter=shared.status_filter_for(provider.name),
             )  # fmt: skip
             if (
                 isinstance(spec, CekuraGate)

@@ -138,6 +138,17 @@ def _detail_due(
     )
 
 
+class StatusFilter:
+    """Whether a provider's runs list is known to honour the probe's status filter.
+
+    That is a property of the platform, not of a result: once the first two counts of one result added up
+    (see ``poll_until_terminal``), the provider's other results skip the first of them, one request each.
+    A result whose counts do not add up stops probing on its own; the others still check for themselves."""
+
+    def __init__(self) -> None:
+        self.verified = False
+
+
 class Probe(Protocol):
     """Counts the result's runs whose call has not ended (or, with ``ended=True``, has), in one request."""
 
@@ -159,6 +170,7 @@ async def poll_until_terminal(
     probe: Probe | None = None,
     total_hint: int | None = None,
     on_probe: Callable[[int, int], None] | None = None,
+    status_filter: StatusFilter | None = None,
 ) -> ResultSnapshot:
     """Poll until the result is terminal (see the module docstring).
 
@@ -171,9 +183,10 @@ async def poll_until_terminal(
     platform that ignores the status filter both count every run, so the two add up to more than the
     result has and the probe is not trusted. Nor is it asked again when the platform cannot answer it
     (``ProbeUnsupported``) or when any count contradicts what is known (more runs calling than have not
-    ended, at the last count or read of the whole result). ``total_hint``: the runs the start announced,
-    until a poll says. ``on_probe(ended, total)``: what a probe found (runs whose call has ended), for
-    progress lines between reads of the whole result."""
+    ended, at the last count or read of the whole result). ``status_filter``: shared by the results of one
+    provider; once one of them found the filter honoured, the others skip the first count.
+    ``total_hint``: the runs the start announced, until a poll says. ``on_probe(ended, total)``: what a
+    probe found (runs whose call has ended), for progress lines between reads of the whole result."""
 
     async def ask() -> ResultSnapshot:
         try:
@@ -202,7 +215,8 @@ async def poll_until_terminal(
     total = total_hint if total_hint is not None and total_hint > 0 else None
     closing = False  # a poll saw every call ended: from then on each poll reads the whole result
     finished = 0  # runs known to have ended their call (by a read or a count): no probe counts them calling
-    count_ended = True  # the first probe counts the runs that have ended (see the docstring)
+    count_ended = True  # the first probe counts the runs that have ended (see the docstring)...
+    checking = False  # ...and the count right after it, of those calling, settles the check
     last_detail = clock.now()
     index = 0
     at_once = False  # poll again now, without waiting: the whole result when the probe could not answer
@@ -226,6 +240,8 @@ async def poll_until_terminal(
         now = clock.now()
         end_in = predicted_wait(first, latest, now)
         if not _detail_due(probing, total, closing, now - last_detail, deadline - now, poll, end_in):
+            if count_ended and status_filter is not None and status_filter.verified:
+                count_ended = False
             call = ask_ended if count_ended else ask_calling
         try:
             answer = await call_with_retry(
@@ -263,7 +279,7 @@ async def poll_until_terminal(
                 probing, at_once = False, True  # more runs than the result has: read it whole instead
                 continue
             # Runs only move from calling to ended: no later count of those calling may exceed the rest.
-            finished, count_ended, at_once = max(finished, answer), False, True
+            finished, count_ended, checking, at_once = max(finished, answer), False, True, True
             continue
         if isinstance(answer, int):
             if total is None or answer > total - finished:
@@ -271,6 +287,9 @@ async def poll_until_terminal(
                 # a platform that ignores the filters. Read the whole result instead, from now on.
                 probing, at_once = False, True
                 continue
+            if checking and status_filter is not None:
+                status_filter.verified = True  # the two counts added up: the platform filters by status
+            checking = False
             seen: Progress | None = (clock.now(), total - answer, total, answer == 0)
             closing = answer == 0
             if on_probe is not None:

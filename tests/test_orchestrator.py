@@ -253,3 +253,25 @@ async def test_sigterm_writes_reports_first_then_ends_remote_calls() -> None:
     assert a.failure is not None and a.failure.kind is FailureKind.INTERRUPTED
     assert "reports cancelled=[]" in lines  # reports were written before any remote clean-up
     assert fake.cancelled == ["a"]
+
+
+class ProbingProvider(FakeProvider):
+    """Counts honestly: each result's single run calls for three probes, then has ended."""
+
+    def __init__(self, polls: dict[str, list[Any]]) -> None:
+        super().__init__(polls)
+        self.probes: list[tuple[str, bool]] = []  # (result id, counted ended runs)
+
+    async def probe(self, started: StartedResult, *, ended: bool = False) -> int:
+        calling = sum(1 for result, was_ended in self.probes if result == started.result_id and not was_ended)
+        self.probes.append((started.result_id, ended))
+        return 0 if ended else int(calling < 3)
+
+
+@pytest.mark.anyio
+async def test_the_status_filter_is_checked_once_per_provider_not_once_per_gate() -> None:
+    fake = ProbingProvider({"a": ["completed"], "b": ["completed"]})
+    summary, _ = await run(config(spec("a"), spec("b"), concurrency=1), fake)
+    assert all(e.snapshot is not None and e.snapshot.status == "completed" for e in summary.executions)
+    assert [ended for result, ended in fake.probes if result == "a"] == [True, False, False, False, False]
+    assert [ended for result, ended in fake.probes if result == "b"] == [False, False, False, False]

@@ -9,7 +9,7 @@ import pytest
 from runner.clock import FakeClock
 from runner.errors import ProbeUnsupported, ProtocolError, TransientError
 from runner.model import ResultSnapshot
-from runner.polling import PollGaveUp, PollTimeout, poll_delay, poll_until_terminal
+from runner.polling import PollGaveUp, PollTimeout, StatusFilter, poll_delay, poll_until_terminal
 from runner.retry import RetryBudget
 from runner.settings import PollPolicy, RetryPolicy
 
@@ -235,12 +235,14 @@ async def _poll_world(
     deadline: float = 3600.0,
     total_hint: int | None = 100,
     progress: list[tuple[int, int]] | None = None,
+    status_filter: StatusFilter | None = None,
 ) -> ResultSnapshot:
     return await poll_until_terminal(
         world.detail, poll=POLICY, retry=RetryPolicy(attempts=2, base=0.5, maximum=1.0),
         budget=RetryBudget(5), clock=world.clock, rng=random.Random(0), deadline=deadline,
         probe=world.probe, total_hint=total_hint,
         on_probe=None if progress is None else lambda ended, total: progress.append((ended, total)),
+        status_filter=status_filter,
     )  # fmt: skip
 
 
@@ -324,6 +326,36 @@ async def test_a_probe_that_ignores_the_status_filter_is_not_trusted_from_the_fi
     assert [kind for kind, _ in world.order][:3] == ["ended", "probe", "detail"]
     assert world.probes == 2 and world.order[2][1] == world.order[1][1] < min(world.ends)
     assert clock.now() - world.finished_at <= POLICY.maximum
+
+
+@pytest.mark.anyio
+async def test_once_one_result_found_the_filter_honoured_the_provider_s_others_skip_the_check() -> None:
+    """Whether the runs list filters by status is the platform's: the first result's two counts settle it
+    for the next results of the same provider, which start with the count of calls going on."""
+    shared = StatusFilter()
+    first = World(FakeClock(start=0.0))
+    await _poll_world(first, status_filter=shared)
+    assert [kind for kind, _ in first.order][:2] == ["ended", "probe"]
+    assert shared.verified
+    second = World(FakeClock(start=0.0))
+    result = await _poll_world(second, status_filter=shared)
+    assert result.terminal and result.completed_runs == 100
+    kinds = [kind for kind, _ in second.order]
+    assert kinds[0] == "probe" and "ended" not in kinds
+    assert second.probes == first.probes - 1
+    assert second.clock.now() - second.finished_at <= POLICY.maximum
+
+
+@pytest.mark.anyio
+async def test_counts_that_do_not_add_up_leave_the_provider_s_check_unsettled() -> None:
+    """A platform that ignores the filter never verifies it: each of its results checks (and stops
+    probing) on its own, as if it were the first."""
+    shared = StatusFilter()
+    for _ in range(2):
+        world = World(FakeClock(start=0.0), unfiltered=True)
+        assert (await _poll_world(world, status_filter=shared)).terminal
+        assert [kind for kind, _ in world.order][:3] == ["ended", "probe", "detail"]
+        assert not shared.verified
 
 
 @pytest.mark.anyio

@@ -37,6 +37,9 @@ def run_label(record: RunRecord) -> str:
 def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
     """Sort key that orders "run-9" before "run-10": digit runs compare by length, then text (no int():
     an id of thousands of digits must sort, not crash)."""
+    if text.isascii() and text.isdigit():  # a plain numeric id, the usual case: one part, no regex
+        digits = text.lstrip("0")
+        return ((0, len(digits), digits),)
     return tuple(
         (0, len(part.lstrip("0")), part.lstrip("0")) if _DIGITS.fullmatch(part) else (1, 0, part)
         for part in _DIGITS.split(text)
@@ -50,13 +53,13 @@ def name_runs(records: Iterable[RunRecord]) -> tuple[RunVerdict, ...]:
     Runs are ordered by (label, scenario id, run id), numbers compared as numbers, so the names are
     unique within the gate and the same set of names comes back when the same config runs again.
     """
-    ordered = sorted(
-        records, key=lambda r: (run_label(r), natural_key(r.scenario_id or ""), natural_key(r.run_id))
+    keyed = sorted(
+        ((run_label(r), natural_key(r.scenario_id or ""), natural_key(r.run_id)), index, r)
+        for index, r in enumerate(records)  # the index: equal keys keep their order, records never compare
     )
     seen: Counter[str] = Counter()
     verdicts = []
-    for record in ordered:
-        label = run_label(record)
+    for (label, _, _), _, record in keyed:
         seen[label] += 1
         verdicts.append(RunVerdict(record, classify_run(record), f"{label} #{seen[label]:02d}"))
     return tuple(verdicts)

@@ -32,7 +32,7 @@ from runner.model import (
     RunRecord,
     VerdictStatus,
 )
-from runner.runs import classify_run, name_runs
+from runner.runs import classify_run, name_runs, natural_key
 from runner.thresholds import Aggregate, Comparison, MetricCheck, Op, Thresholds
 
 # --- factories ------------------------------------------------------------------------------------
@@ -213,6 +213,22 @@ def test_run_names_are_unique_numbered_per_scenario_and_personality() -> None:
         "7",
         "8",
     ]
+
+
+@pytest.mark.parametrize(
+    ("ids", "order"),
+    [
+        (
+            ["10", "9", "0010", "009", "1", "", "a10", "a9", "1٣", "٣"],
+            ["", "1", "1٣", "9", "009", "10", "0010", "a9", "a10", "٣"],
+        ),
+        (["run-10", "run-9", "run-09", "2-b", "2-a"], ["2-a", "2-b", "run-9", "run-09", "run-10"]),
+    ],
+)
+def test_run_ids_sort_as_numbers_whatever_their_form(ids: list[str], order: list[str]) -> None:
+    """Numeric ids (the usual case) and mixed ids order numbers by value (equal ones keep their order);
+    digits other than ASCII sort as text."""
+    assert sorted(ids, key=natural_key) == order
 
 
 def test_run_names_are_stable_across_executions_of_the_same_config() -> None:

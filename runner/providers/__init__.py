@@ -19,6 +19,7 @@ from runner.providers.base import Provider, StartedResult
 from runner.providers.cekura import CekuraProvider
 from runner.providers.freeplay import FreeplayProvider
 from runner.providers.http import IN_FLIGHT
+from runner.providers.pool import install as lean_pool
 from runner.providers.sockets import install as keep_sockets
 from runner.settings import SIMULATOR, Config, FreeplayGate
 
@@ -31,12 +32,9 @@ def _quiet_http_loggers() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-# Per provider. 16 connections carry the default ceiling of 50 requests/s at up to 320 ms a request. More
-# cost CPU on every request: httpcore checks each pooled connection (a readability syscall for each idle
-# one, and a scan of the whole pool for each idle one) twice per request; at 32 connections that was about
-# 0.4 ms a request against a loopback server (about a sixth of the runner's CPU at 1,000 gates, estimated),
-# measured before ``sockets`` made each check cheaper (not fewer).
-# Fewer connections also bound the answers parsed at once.
+# Per provider. 16 connections carry the default ceiling of 50 requests/s at up to 320 ms a request, and
+# bound the answers parsed at once. (On httpcore's own pool each connection kept also cost CPU on every
+# request; ``pool.LeanPool`` checks only the one it hands out.)
 MAX_CONNECTIONS = IN_FLIGHT
 
 
@@ -76,7 +74,8 @@ async def open_providers(config: Config) -> AsyncIterator[Mapping[str, Provider]
                 # Proxy variables are honoured for real platforms, never for the local simulator.
                 trust_env=not local,
             )
-            keep_sockets(made)
+            keep_sockets(made)  # first: the lean pool makes its connections with the pool's network backend
+            lean_pool(made, max_connections=connections)
             return made
 
         providers: dict[str, Provider] = {}

@@ -9,8 +9,9 @@
 - The platform's error text is summarised by a per-platform function and the API key is masked in it:
   some servers echo the credential they refused, and this text reaches logs and reports.
 - At most ``in_flight`` requests are handed to httpx at once (the pool's size), the others wait here in
-  FIFO order: httpcore's pool scans its whole queue on every request it assigns, so a thousand gates
-  queued there cost quadratic CPU (measured: a third of the runner's CPU at 1,000 gates).
+  FIFO order: httpcore's pool (still the one behind a proxy, see ``pool``) scans its whole queue on every
+  request it assigns, so a thousand gates queued there cost quadratic CPU (measured: a third of the
+  runner's CPU at 1,000 gates).
 - A request goes straight to the transport httpx chose for its URL (the default one, or a proxy's from the
   proxy variables), past the client's auth, redirect and cookie layers, which regate never uses: no auth
   object (the key is a header), no redirect followed, no cookie sent (the APIs authenticate by key). Those

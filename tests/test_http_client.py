@@ -2,8 +2,8 @@
 
 - ``JsonApi`` keeps the URLs of GET requests with parameters (a result's probes ask the same one all
   along) and puts its headers on the client: the requests sent are those httpx would build without it.
-- ``sockets.install`` keeps each connection's socket for httpcore's idle check: a connection the server
-  closed while idle is still dropped before it is reused.
+- ``sockets.install`` puts httpcore's connections on asyncio's transports (``test_sockets`` says how they
+  behave): a connection the server closed while idle is still dropped before it is reused.
 - ``JsonApi`` sends to the transport httpx chose for the URL, past the client's auth, redirect and cookie
   layers: the proxy variables still decide the route, a redirect is still answered and not followed, an
   answer cut short still frees its connection, and a client with auth or hooks still goes through them.
@@ -12,14 +12,11 @@
 from __future__ import annotations
 
 import socket
-import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import SimpleNamespace
-from typing import Any
 
 import anyio
-import httpcore
 import httpx
 import pytest
 from anyio.abc import SocketStream
@@ -27,7 +24,7 @@ from anyio.abc import SocketStream
 from runner.errors import RequestRejected, TransientError
 from runner.providers import http as http_module
 from runner.providers.http import JsonApi
-from runner.providers.sockets import KeptSocketBackend, install, is_readable
+from runner.providers.sockets import AsyncioBackend, install, is_readable
 
 BASE = "https://api.example/test_framework/v1/"
 HEADERS = {"X-CEKURA-API-KEY": "sk-key", "Accept": "application/json"}
@@ -101,13 +98,13 @@ def test_a_socket_is_readable_once_data_or_the_peer_s_close_is_waiting() -> None
 
 
 @pytest.mark.anyio
-async def test_install_wraps_the_pool_of_a_client_built_like_regate_s() -> None:
+async def test_install_replaces_the_network_backend_of_a_client_built_like_regate_s() -> None:
     """Pins the private layout ``install`` relies on, for the httpx and httpcore installed: if this fails
-    after an upgrade, requests still work but every idle check is the slow one again."""
+    after an upgrade, requests still work, on httpcore's anyio backend (slower)."""
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=4)) as client:
         assert install(client) is True
         backend = client._transport._pool._network_backend  # type: ignore[attr-defined]
-        assert isinstance(backend, KeptSocketBackend)
+        assert isinstance(backend, AsyncioBackend)
         assert install(client) is True
         assert client._transport._pool._network_backend is backend  # type: ignore[attr-defined]
 
@@ -158,45 +155,6 @@ async def test_an_idle_connection_the_server_closed_is_not_reused() -> None:
         await closed.wait()  # the server's close has reached our socket: it reads as end of stream
         assert (await client.get("b")).json() == {"count": 2}
     assert connections == [1, 2]
-
-
-class FakeStream(httpcore.AsyncNetworkStream):
-    def __init__(self, sock: socket.socket, tls: bool = False) -> None:
-        self.sock, self.tls, self.asked = sock, tls, 0
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-    ) -> httpcore.AsyncNetworkStream:
-        return FakeStream(self.sock, tls=True)
-
-    def get_extra_info(self, info: str) -> Any:
-        self.asked += 1
-        return {"socket": self.sock, "ssl_object": "tls" if self.tls else None}.get(info)
-
-
-class FakeBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self, stream: FakeStream) -> None:
-        self.stream = stream
-
-    async def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
-        return self.stream
-
-
-@pytest.mark.anyio
-async def test_a_stream_upgraded_to_tls_keeps_its_socket_and_answers_the_rest_from_tls() -> None:
-    ours, theirs = socket.socketpair()
-    with ours, theirs:
-        plain = FakeStream(ours)
-        stream = await KeptSocketBackend(FakeBackend(plain)).connect_tcp("127.0.0.1", 443)
-        secure = await stream.start_tls(ssl.create_default_context(), "api.example")
-        assert secure.get_extra_info("ssl_object") == "tls"
-        assert secure.get_extra_info("socket") is ours
-        assert secure.get_extra_info("is_readable") is False
-        theirs.close()
-        assert secure.get_extra_info("is_readable") is True
 
 
 @pytest.mark.anyio

@@ -96,6 +96,19 @@ class Factory(httpcore.AsyncConnectionPool):
         return self.made[-1]
 
 
+def pool_of(max_connections: int) -> tuple[Factory, LeanPool]:
+    factory = Factory()
+    return factory, LeanPool(factory, max_connections=max_connections)
+
+
+async def two_idle(pool: LeanPool) -> None:
+    """Two connections made at once, then handed back: #1 first, #2 last."""
+    first = await pool.handle_async_request(request())
+    second = await pool.handle_async_request(request())
+    await first.aclose()
+    await second.aclose()
+
+
 def request(url: str = A, pool_timeout: float | None = None) -> httpcore.Request:
     return httpcore.Request("GET", url, extensions={"timeout": {"pool": pool_timeout}})
 
@@ -110,8 +123,7 @@ async def fetch(pool: LeanPool, url: str = A, pool_timeout: float | None = 0) ->
 
 @pytest.mark.anyio
 async def test_requests_one_after_another_share_one_connection() -> None:
-    factory = Factory()
-    pool = LeanPool(factory, max_connections=4)
+    factory, pool = pool_of(4)
     for _ in range(3):
         await fetch(pool)
     assert [c.requests for c in factory.made] == [3]
@@ -120,20 +132,15 @@ async def test_requests_one_after_another_share_one_connection() -> None:
 
 @pytest.mark.anyio
 async def test_the_most_recently_used_idle_connection_is_taken_first() -> None:
-    factory = Factory()
-    pool = LeanPool(factory, max_connections=4)
-    first = await pool.handle_async_request(request())
-    second = await pool.handle_async_request(request())
-    await first.aclose()
-    await second.aclose()  # #2 went back to the pool last
+    factory, pool = pool_of(4)
+    await two_idle(pool)
     await fetch(pool)
     assert [c.requests for c in factory.made] == [1, 2]
 
 
 @pytest.mark.anyio
 async def test_a_connection_the_server_closed_is_closed_and_replaced() -> None:
-    factory = Factory()
-    pool = LeanPool(factory, max_connections=4)
+    factory, pool = pool_of(4)
     await fetch(pool)
     factory.made[0].expired = True
     await fetch(pool)
@@ -142,12 +149,8 @@ async def test_a_connection_the_server_closed_is_closed_and_replaced() -> None:
 
 @pytest.mark.anyio
 async def test_a_newer_connection_the_server_closed_is_passed_over_for_an_older_one() -> None:
-    factory = Factory()
-    pool = LeanPool(factory, max_connections=4)
-    first = await pool.handle_async_request(request())
-    second = await pool.handle_async_request(request())
-    await first.aclose()
-    await second.aclose()
+    factory, pool = pool_of(4)
+    await two_idle(pool)
     factory.made[1].expired = True
     await fetch(pool)
     assert [(c.state, c.requests) for c in factory.made] == [("idle", 2), ("closed", 1)]
@@ -155,12 +158,8 @@ async def test_a_newer_connection_the_server_closed_is_passed_over_for_an_older_
 
 @pytest.mark.anyio
 async def test_the_oldest_idle_connection_is_closed_once_past_its_keep_alive() -> None:
-    factory = Factory()
-    pool = LeanPool(factory, max_connections=4)
-    first = await pool.handle_async_request(request())
-    second = await pool.handle_async_request(request())
-    await first.aclose()
-    await second.aclose()
+    factory, pool = pool_of(4)
+    await two_idle(pool)
     factory.made[0].expired = True  # never picked again (the newer one is), but it must not linger
     await fetch(pool)
     assert [c.state for c in factory.made] == ["closed", "idle"]
@@ -169,8 +168,7 @@ async def test_the_oldest_idle_connection_is_closed_once_past_its_keep_alive() -
 
 @pytest.mark.anyio
 async def test_connections_are_kept_per_origin() -> None:
-    factory = Factory()
-    pool = LeanPool(factory, max_connections=4)
+    factory, pool = pool_of(4)
     await fetch(pool, A)
     await fetch(pool, B)
     await fetch(pool, A)
@@ -179,8 +177,7 @@ async def test_connections_are_kept_per_origin() -> None:
 
 @pytest.mark.anyio
 async def test_a_full_pool_closes_an_idle_connection_to_another_origin_to_make_room() -> None:
-    factory = Factory()
-    pool = LeanPool(factory, max_connections=2)
+    factory, pool = pool_of(2)
     await fetch(pool, A)
     await fetch(pool, B)
     await fetch(pool, "http://c.test/")
@@ -189,8 +186,7 @@ async def test_a_full_pool_closes_an_idle_connection_to_another_origin_to_make_r
 
 @pytest.mark.anyio
 async def test_a_request_beyond_max_connections_waits_for_a_response_to_close() -> None:
-    factory = Factory()
-    pool = LeanPool(factory, max_connections=1)
+    factory, pool = pool_of(1)
     held = await pool.handle_async_request(request())
     done = anyio.Event()
 
@@ -219,8 +215,7 @@ async def test_no_free_connection_within_the_pool_timeout_is_a_pool_timeout() ->
 
 @pytest.mark.anyio
 async def test_a_failed_request_closes_its_connection_and_frees_its_slot() -> None:
-    factory = Factory()
-    pool = LeanPool(factory, max_connections=1)
+    factory, pool = pool_of(1)
     await fetch(pool)
     factory.made[0].fail = httpcore.ReadError("reset")
     with pytest.raises(httpcore.ReadError):
@@ -231,8 +226,7 @@ async def test_a_failed_request_closes_its_connection_and_frees_its_slot() -> No
 
 @pytest.mark.anyio
 async def test_a_cancelled_request_closes_its_connection_and_frees_its_slot() -> None:
-    factory = Factory()
-    pool = LeanPool(factory, max_connections=1)
+    factory, pool = pool_of(1)
     await fetch(pool)
     factory.made[0].fail = anyio.get_cancelled_exc_class()()
     with anyio.CancelScope():
@@ -244,8 +238,7 @@ async def test_a_cancelled_request_closes_its_connection_and_frees_its_slot() ->
 
 @pytest.mark.anyio
 async def test_a_connection_no_longer_available_is_replaced_and_the_request_sent_again() -> None:
-    factory = Factory()
-    pool = LeanPool(factory, max_connections=1)
+    factory, pool = pool_of(1)
     await fetch(pool)
     factory.made[0].unavailable = True
     await fetch(pool)
@@ -254,8 +247,7 @@ async def test_a_connection_no_longer_available_is_replaced_and_the_request_sent
 
 @pytest.mark.anyio
 async def test_a_connection_left_unusable_by_its_response_is_closed_not_kept() -> None:
-    factory = Factory()
-    pool = LeanPool(factory, max_connections=1)
+    factory, pool = pool_of(1)
     response = await pool.handle_async_request(request())
     factory.made[0].keep_alive = False  # e.g. "Connection: close", or a body not read to the end
     await response.aclose()
@@ -266,8 +258,7 @@ async def test_a_connection_left_unusable_by_its_response_is_closed_not_kept() -
 
 @pytest.mark.anyio
 async def test_closing_the_pool_closes_every_connection_and_a_late_response_still_frees_its_slot() -> None:
-    factory = Factory()
-    pool = LeanPool(factory, max_connections=1)
+    factory, pool = pool_of(1)
     await fetch(pool)
     async with pool:
         busy = await pool.handle_async_request(request())

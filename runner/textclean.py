@@ -103,6 +103,11 @@ def one_line(s: str, limit: int = 500) -> str:
 
     The result has at most ``limit`` characters; a truncated result ends with "…".
     """
+    if s.isprintable() and "  " not in s and _ORPHAN_SGR.search(s) is None:
+        # The common case (a name, a status, a reason), in one scan instead of four: a printable string
+        # has no control, surrogate or noncharacter for ``clean_text`` to act on, and no whitespace but
+        # single ASCII spaces (tabs, line breaks and Unicode spaces are not printable).
+        return _truncate(s.strip(" "), limit)
     s = clean_text(s).strip()
     s = _BREAKS.sub(LINE_BREAK, s)
     s = _WHITESPACE_RUN.sub(" ", s)

@@ -22,7 +22,7 @@ import pytest
 from anyio.abc import SocketStream
 
 from runner.providers.pool import LeanPool, install
-from runner.providers.sockets import install as keep_sockets
+from runner.providers.sockets import install as asyncio_sockets
 from tests.test_http_client import closing_server
 
 A = "http://a.test/"
@@ -289,7 +289,7 @@ async def test_install_swaps_the_pool_of_a_client_built_like_regate_s() -> None:
     """Pins the private layout ``install`` relies on, for the httpx and httpcore installed: if this fails
     after an upgrade, requests still work, on httpcore's own pool."""
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=4)) as client:
-        assert keep_sockets(client) is True
+        assert asyncio_sockets(client) is True
         assert install(client, max_connections=4) is True
         pool = client._transport._pool  # type: ignore[attr-defined]
         assert isinstance(pool, LeanPool)
@@ -343,7 +343,7 @@ async def test_a_real_client_keeps_its_connections_alive_and_opens_no_more_than_
         keep_alive_server() as (url, connections),
         httpx.AsyncClient(base_url=url, limits=httpx.Limits(max_connections=2)) as client,
     ):
-        assert keep_sockets(client) and install(client, max_connections=2)
+        assert asyncio_sockets(client) and install(client, max_connections=2)
         assert [(await client.get("a")).json() for _ in range(3)] == [{"connection": 1}] * 3
         answers: list[object] = []
 
@@ -363,7 +363,7 @@ async def test_an_idle_connection_the_server_closed_is_not_reused() -> None:
         closing_server() as (url, connections, closed),
         httpx.AsyncClient(base_url=url, limits=httpx.Limits(max_connections=2)) as client,
     ):
-        assert keep_sockets(client) and install(client, max_connections=2)
+        assert asyncio_sockets(client) and install(client, max_connections=2)
         assert (await client.get("a")).json() == {"count": 1}
         await closed.wait()  # the server's close has reached our socket: it reads as end of stream
         assert (await client.get("b")).json() == {"count": 2}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runner.textclean import clean_text, escape_workflow_command, excerpt, one_line
 
@@ -66,6 +68,12 @@ def test_clean_text_is_idempotent_and_xml_legal(raw: str) -> None:
         pytest.param("abcd", 4, "abcd", id="exact-fit"),
         pytest.param("\x1b[31mred\x1b[0m\x07", 500, "red\\x07", id="cleaned"),
         pytest.param("", 500, "", id="empty"),
+        # printable text takes a shorter path: it must end the same way
+        pytest.param("  Refund request [Angry caller]  ", 500, "Refund request [Angry caller]", id="spaces"),
+        pytest.param("colour debris [31m left", 500, "colour debris left", id="orphan-sgr"),
+        pytest.param("no\u00a0break", 500, "no break", id="unicode-space"),
+        pytest.param("a  b", 3, "a b", id="double-space"),
+        pytest.param(" 🎉 émoji ", 6, "🎉 émo…", id="printable-unicode-cut"),
     ],
 )
 def test_one_line(raw: str, limit: int, expected: str) -> None:
@@ -74,6 +82,20 @@ def test_one_line(raw: str, limit: int, expected: str) -> None:
     assert result == expected
     assert "\n" not in result
     assert len(result) <= limit
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.text(alphabet=" a\t\n\r\x1b[31m;\u00a0\u2028\u200b\ud800\ufffe#:é🎉\x85\x9b", max_size=16),
+    st.integers(1, 12),
+)
+def test_one_line_is_clean_text_on_one_line_bounded(raw: str, limit: int) -> None:
+    """Whichever path it takes (printable text has a shorter one): cleaned, line breaks marked, whitespace
+    runs collapsed, bounded."""
+    expected = re.sub(r"[^\S\n]+", " ", re.sub(r"\s*\n\s*", " ⏎ ", clean_text(raw).strip()))
+    if len(expected) > limit:
+        expected = expected[: limit - 1].rstrip() + "…"
+    assert one_line(raw, limit) == expected
 
 
 def test_one_line_rejects_a_useless_limit() -> None:

@@ -20,7 +20,7 @@ from runner.providers.cekura import CekuraProvider
 from runner.providers.freeplay import FreeplayProvider
 from runner.providers.http import IN_FLIGHT
 from runner.providers.pool import install as lean_pool
-from runner.providers.sockets import install as keep_sockets
+from runner.providers.sockets import install as asyncio_sockets
 from runner.settings import SIMULATOR, Config, FreeplayGate
 
 __all__ = ["Provider", "StartedResult", "open_providers"]
@@ -74,7 +74,7 @@ async def open_providers(config: Config) -> AsyncIterator[Mapping[str, Provider]
                 # Proxy variables are honoured for real platforms, never for the local simulator.
                 trust_env=not local,
             )
-            keep_sockets(made)  # first: the lean pool makes its connections with the pool's network backend
+            asyncio_sockets(made)  # first: the lean pool makes its connections on the pool's network backend
             lean_pool(made, max_connections=connections)
             return made
 

@@ -11,7 +11,9 @@ connections in a stack and checks only the one it hands out, plus the oldest idl
   expired nor been closed by the server; otherwise a new one, closing the oldest idle connection if the pool
   is full (it can only belong to another origin then);
 - the connection is handed back when the response is closed: kept if it is idle again (HTTP/1.1
-  keep-alive), closed otherwise; on a failure or a cancellation it is closed;
+  keep-alive), closed otherwise; on a failure or a cancellation it is closed. Every idle connection is
+  kept (regate's clients allow as many idle connections as connections: ``max_keepalive_connections`` is
+  not applied separately);
 - a connection that turns out to be unavailable (``ConnectionNotAvailable``) is dropped and the request
   takes another, as httpcore's pool does.
 

@@ -159,12 +159,14 @@ def _gate(gate: GateVerdict) -> JSONObject:
             "checks": [_check(check) for check in gate.checks],
         }
     )
-    document["runs"] = [_run(run) for run in gate.runs]
+    metrics: _MetricMemo = {}
+    document["runs"] = [_run(run, metrics) for run in gate.runs]
     return document
 
 
 def _execution(execution: GateExecution) -> JSONObject:
     failure = execution.failure
+    metrics: _MetricMemo = {}
     return {
         "gate": execution.gate,
         "provider": execution.provider,
@@ -177,7 +179,7 @@ def _execution(execution: GateExecution) -> JSONObject:
         # re-runs of the failed scenarios (retries: N): each with its own runs, which the gate's runs do not
         # repeat (a run of the gate that failed and passed here is marked "flaky" there)
         "retries": [
-            {**_snapshot(retry), "runs": [_run(run) for run in name_runs(retry.runs)]}
+            {**_snapshot(retry), "runs": [_run(run, metrics) for run in name_runs(retry.runs)]}
             for retry in execution.retries
         ],
     }
@@ -232,7 +234,13 @@ def _check(check: CheckResult) -> JSONObject:
     }
 
 
-def _run(run: RunVerdict) -> JSONObject:
+# A gate's metric values by identity (each kept with its rendering, so that its id stays its own): the
+# mapping shares equal values between runs (``cekura_map.map_metric``), so a gate of 100 runs holds a few
+# dozen distinct ones among 600, and each was rendered (seven strings cleaned) for every run.
+_MetricMemo = dict[int, tuple[MetricValue, JSONObject]]
+
+
+def _run(run: RunVerdict, metrics: _MetricMemo) -> JSONObject:
     """One run, every string cleaned and number made finite here (it is never passed to ``_clean``)."""
     record = run.record
     return {
@@ -251,9 +259,17 @@ def _run(run: RunVerdict) -> JSONObject:
         "expected_outcome_score": finite_or_none(record.expected_outcome_score),
         "duration_s": finite_or_none(record.duration_s),
         "url": _maybe_text(record.url),
-        "metrics": [_metric(metric) for metric in record.metrics],
+        "metrics": [_rendered(metric, metrics) for metric in record.metrics],
         "transcript": _maybe_text(record.transcript),
     }
+
+
+def _rendered(metric: MetricValue, memo: _MetricMemo) -> JSONObject:
+    """``_metric``, rendered once per metric value of a gate; each run gets its own copy of the dict."""
+    found = memo.get(id(metric))
+    if found is None:
+        found = memo[id(metric)] = (metric, _metric(metric))
+    return dict(found[1])
 
 
 def _metric(metric: MetricValue) -> JSONObject:

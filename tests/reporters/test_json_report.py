@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from runner.model import CheckResult, MetricValue, ResultSnapshot, RunRecord, Verdict
+from runner.model import CheckResult, MetricKind, MetricValue, ResultSnapshot, RunRecord, Verdict
 from runner.reporters.json_report import SCHEMA_VERSION, iter_json, render_json, verdict_to_dict
 
 from . import factories as f
@@ -135,3 +135,29 @@ def test_non_finite_numbers_become_null() -> None:
     document = json.loads(render_json(verdict))
     assert document["duration_s"] is None
     assert document["gates"][0]["checks"][0]["observed"] is None
+
+
+def test_a_metric_value_shared_by_runs_is_rendered_for_each_run_as_its_own_dict() -> None:
+    """The mapping shares equal metric values between runs; the report renders each once per gate, and
+    every run still gets the same JSON as if nothing were shared, in a dict of its own."""
+    shared = MetricValue("m-1", "Politeness\x1b[31m", MetricKind.BINARY, 1.0, True, None, "")
+    alone = MetricValue("m-2", "Latency", MetricKind.NUMERIC, 812.5, None, None, "")
+    runs = tuple(f.run(i, metrics=(shared, alone) if i % 2 else (shared,)) for i in range(1, 5))
+    document = verdict_to_dict(f.verdict(f.gate(runs=runs)))
+    expected = {
+        "metric_id": "m-1",
+        "name": "Politeness",  # the terminal escape is cleaned out
+        "kind": "binary",
+        "score": 1.0,
+        "passed": True,
+        "label": None,
+        "explanation": "",
+    }
+    rendered = [run["metrics"] for run in document["gates"][0]["runs"]]
+    assert [metrics[0] for metrics in rendered] == [expected] * 4
+    assert [len(metrics) for metrics in rendered] == [2, 1, 2, 1]
+    assert rendered[0][1]["score"] == 812.5
+    rendered[0][0]["name"] = "changed"
+    assert rendered[1][0]["name"] == "Politeness"  # not one dict shared between runs
+    written = json.loads(render_json(f.verdict(f.gate(runs=runs))))
+    assert written["gates"][0]["runs"][3]["metrics"] == [expected]

@@ -40,6 +40,7 @@ class FakeConnection(httpcore.AsyncConnectionInterface):
         self.keep_alive = True  # idle again once its response is closed
         self.fail: BaseException | None = None
         self.unavailable = False
+        self.fail_close = False  # closing its response fails
         self.requests = 0
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
@@ -81,6 +82,9 @@ class FakeBody:
         yield b'{"ok": true}'
 
     async def aclose(self) -> None:
+        if self.connection.fail_close:
+            self.connection.state = "closed"
+            raise httpcore.ReadError("reset while closing")
         self.connection.state = "idle" if self.connection.keep_alive else "closed"
 
 
@@ -234,6 +238,17 @@ async def test_a_cancelled_request_closes_its_connection_and_frees_its_slot() ->
             await pool.handle_async_request(request())
     assert factory.made[0].state == "closed"
     await fetch(pool)
+
+
+@pytest.mark.anyio
+async def test_a_response_that_fails_to_close_still_frees_its_slot() -> None:
+    factory, pool = pool_of(1)
+    response = await pool.handle_async_request(request())
+    factory.made[0].fail_close = True
+    with pytest.raises(httpcore.ReadError):
+        await response.aclose()
+    await fetch(pool)  # the slot is free again, on a new connection
+    assert [(c.state, c.requests) for c in factory.made] == [("closed", 1), ("idle", 1)]
 
 
 @pytest.mark.anyio

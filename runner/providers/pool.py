@@ -185,9 +185,11 @@ class _Released:
     async def aclose(self) -> None:
         if not self._closed:
             self._closed = True
-            with anyio.CancelScope(shield=True):
-                await self._response.aclose()
-            await self._pool.hand_back(self._connection)
+            try:
+                with anyio.CancelScope(shield=True):
+                    await self._response.aclose()
+            finally:
+                await self._pool.hand_back(self._connection)  # the slot is freed even if closing failed
 
 
 def install(client: httpx.AsyncClient, *, max_connections: int) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import anyio
 import httpcore
@@ -21,7 +22,10 @@ import httpx
 import pytest
 from anyio.abc import SocketStream
 
+from runner.config import load_config
+from runner.providers import open_providers
 from runner.providers.pool import LeanPool, install
+from runner.providers.sockets import AsyncioBackend
 from runner.providers.sockets import install as asyncio_sockets
 from tests.test_http_client import closing_server
 
@@ -143,10 +147,15 @@ async def test_the_most_recently_used_idle_connection_is_taken_first() -> None:
 
 
 @pytest.mark.anyio
-async def test_a_connection_the_server_closed_is_closed_and_replaced() -> None:
-    factory, pool = pool_of(4)
+@pytest.mark.parametrize("trouble", ["expired", "unavailable"])
+async def test_a_connection_the_server_closed_or_no_longer_available_is_closed_and_replaced(
+    trouble: str,
+) -> None:
+    """``expired``: closed by the server while idle, or past its keep-alive; ``unavailable``: it looked
+    usable but refused the request (``ConnectionNotAvailable``), which is then sent again."""
+    factory, pool = pool_of(1)
     await fetch(pool)
-    factory.made[0].expired = True
+    setattr(factory.made[0], trouble, True)
     await fetch(pool)
     assert [(c.state, c.requests) for c in factory.made] == [("closed", 1), ("idle", 1)]
 
@@ -252,15 +261,6 @@ async def test_a_response_that_fails_to_close_still_frees_its_slot() -> None:
 
 
 @pytest.mark.anyio
-async def test_a_connection_no_longer_available_is_replaced_and_the_request_sent_again() -> None:
-    factory, pool = pool_of(1)
-    await fetch(pool)
-    factory.made[0].unavailable = True
-    await fetch(pool)
-    assert [(c.state, c.requests) for c in factory.made] == [("closed", 1), ("idle", 1)]
-
-
-@pytest.mark.anyio
 async def test_a_connection_left_unusable_by_its_response_is_closed_not_kept() -> None:
     factory, pool = pool_of(1)
     response = await pool.handle_async_request(request())
@@ -310,6 +310,22 @@ async def test_install_swaps_the_pool_of_a_client_built_like_regate_s() -> None:
         assert isinstance(pool, LeanPool)
         assert install(client, max_connections=4) is True
         assert client._transport._pool is pool  # type: ignore[attr-defined]
+
+
+@pytest.mark.anyio
+async def test_regate_s_clients_get_the_lean_pool_on_asyncio_transports(tmp_path: Path) -> None:
+    """``open_providers`` installs both, in the one order that works: the pool makes its connections on
+    the network backend of the pool it replaces, so that backend must be swapped first."""
+    config = tmp_path / "regate.yaml"
+    config.write_text(
+        "version: 1\nproviders: {cekura: {base_url: 'https://cekura.invalid', api_key: k}}\n"
+        "gates: [{name: smoke, agent: 101, scenarios: [201]}]\n",
+        encoding="utf-8",
+    )
+    async with open_providers(load_config(str(config), {})) as providers:
+        pool = providers["cekura"]._api.client._transport._pool  # type: ignore[attr-defined]
+        assert isinstance(pool, LeanPool)
+        assert isinstance(pool._factory._network_backend, AsyncioBackend)
 
 
 @pytest.mark.anyio

@@ -28,12 +28,14 @@ installed. Proxy transports (from ``HTTP_PROXY`` and the like) keep httpcore's o
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 
 import anyio
 import httpcore
 import httpx
+
+from runner.providers.http11 import Http11Connection
 
 log = logging.getLogger("regate.http")
 
@@ -47,6 +49,7 @@ class LeanPool:
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
         self._factory = factory
+        self._make = _maker(factory)
         self._max = max_connections
         self._idle: list[httpcore.AsyncConnectionInterface] = []  # oldest first; handed out from the end
         self._busy: set[httpcore.AsyncConnectionInterface] = set()
@@ -119,7 +122,7 @@ class LeanPool:
             await self._close(connection)  # closed by the server, or past its keep-alive
         if idle and len(idle) + len(self._busy) >= self._max:
             await self._close(idle.pop(0))  # full of idle connections to other origins: make room
-        connection = self._factory.create_connection(origin)
+        connection = self._make(origin)
         self._busy.add(connection)
         return connection
 
@@ -161,6 +164,30 @@ class LeanPool:
         traceback: TracebackType | None = None,
     ) -> None:
         await self.aclose()
+
+
+Make = Callable[[httpcore.Origin], httpcore.AsyncConnectionInterface]
+
+
+def _maker(factory: httpcore.AsyncConnectionPool) -> Make:
+    """How to make a connection: an ``Http11Connection`` opened by httpcore's own connect step where
+    ``factory`` only ever speaks HTTP/1.1; httpcore's connection otherwise (HTTP/2 enabled, or a layout
+    this does not know, checked through private attributes: then it says so in the debug log)."""
+    expiry = getattr(factory, "_keepalive_expiry", "unknown")
+    http1, http2 = getattr(factory, "_http1", None), getattr(factory, "_http2", None)
+    if http1 is not True or http2 is not False or not (expiry is None or isinstance(expiry, int | float)):
+        if http2 is not True:
+            log.debug("httpcore's pool has an unknown layout: its own HTTP/1.1 connections are used")
+        return factory.create_connection
+
+    def make(origin: httpcore.Origin) -> httpcore.AsyncConnectionInterface:
+        made = factory.create_connection(origin)
+        connect = getattr(made, "_connect", None)
+        if not callable(connect):
+            return made
+        return Http11Connection(origin, connect, keepalive_expiry=expiry)
+
+    return make
 
 
 class _Released:

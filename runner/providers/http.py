@@ -19,15 +19,24 @@
   every response's headers into an ``email.message.Message``. httpx picks that transport in a private method
   (``_transport_for_url``); without it, or on a client with auth, event hooks or a closed one,
   requests take ``client.send`` as before.
+- Where that transport is httpx's default one on a ``pool.LeanPool`` (regate's clients, without a proxy),
+  the request skips httpx's request and response objects too: it is handed to the pool as the httpcore
+  request httpx would have made (same line, same headers in the same order, same JSON bytes: a test
+  compares them on the wire), and the answer is read straight from the pool; only an encoded answer
+  (``Content-Encoding``) goes through httpx's decoders. That was a third of the CPU left per request
+  (loopback microbenchmark: 0.40 -> 0.27 ms).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
 import anyio
+import httpcore
 import httpx
 
 from runner.errors import (
@@ -38,12 +47,30 @@ from runner.errors import (
     StartOutcomeUnknown,
     TransientError,
 )
+from runner.providers.pool import LeanPool
 from runner.retry import parse_retry_after
 from runner.textclean import one_line
 
 log = logging.getLogger("regate.http")
 
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# httpx's exceptions from its own path, httpcore's from the lean one (httpx maps the one to the other)
+_NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpcore.ConnectError,
+    httpcore.ConnectTimeout,
+    httpcore.PoolTimeout,
+)
+_TIMEOUT = (httpx.TimeoutException, httpcore.TimeoutException)
+_TRANSPORT = (
+    httpx.TransportError,
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.ProxyError,
+    httpcore.UnsupportedProtocol,
+)
+_BODY_METHODS = ("POST", "PUT", "PATCH")  # httpx sends Content-Length: 0 when these have no body
 Describe = Callable[[Any], str]  # the decoded error body -> a short text
 Route = Callable[[httpx.URL], httpx.AsyncBaseTransport]  # a URL -> the transport that serves it
 IN_FLIGHT = 16  # requests handed to httpx at once, by default: the pool size ``open_providers`` sets
@@ -60,6 +87,36 @@ def _direct_route(client: httpx.AsyncClient) -> Route | None:
     if client.auth is not None or client.base_url.userinfo or any(client.event_hooks.values()):
         return None
     return cast(Route, route)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What ``JsonApi`` reads of an HTTP answer: its status, raw headers and whole decoded body."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    content: bytes
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower().encode("ascii")
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value.decode("latin-1")
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """A URL as httpx builds it, and as httpcore takes it."""
+
+    url: httpx.URL
+    core: httpcore.URL
+    host: bytes  # the Host header httpx sends for it
+
+    @classmethod
+    def of(cls, url: httpx.URL) -> _Target:
+        core = httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path)
+        return cls(url, core, url.netloc)
 
 
 class JsonApi:
@@ -80,27 +137,46 @@ class JsonApi:
         client.headers.update(headers)
         self._in_flight = in_flight
         self._slots: anyio.Semaphore | None = None  # made on first use, inside the event loop
-        self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], httpx.URL] = {}
+        self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], _Target] = {}
         self._secret = secret
         self._describe = describe
         self._auth_hint = auth_hint
         self._route = _direct_route(client)
 
-    def _url(self, path: str, params: Mapping[str, str]) -> httpx.URL:
+    def _url(self, path: str, params: Mapping[str, str]) -> _Target:
         """The absolute URL httpx would build for ``path`` and ``params``, kept for the next time: a
         result's progress probes ask the same URL all along, and parsing it was a tenth of a request's CPU."""
         key = (path, tuple(params.items()))
-        url = self._urls.get(key)
-        if url is None:
+        target = self._urls.get(key)
+        if target is None:
             if len(self._urls) >= URL_CACHE:
                 self._urls.clear()
-            url = self._urls[key] = self.client.build_request("GET", path, params=params).url
-        return url
+            url = self.client.build_request("GET", path, params=params).url
+            target = self._urls[key] = _Target.of(url)
+        return target
 
-    async def _send(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request`` and read the whole answer (see the module docstring)."""
+    def _lean_pool(self, url: httpx.URL) -> LeanPool | None:
+        """The lean pool behind the transport httpx chose for ``url``, if requests may go straight to it
+        (see the module docstring)."""
         if self._route is None or self.client.is_closed:  # a closed client raises its own error
-            return await self.client.send(request, follow_redirects=False)
+            return None
+        transport = self._route(url)
+        pool = getattr(transport, "_pool", None) if type(transport) is httpx.AsyncHTTPTransport else None
+        return pool if isinstance(pool, LeanPool) else None
+
+    async def _send(self, method: str, path: str, body: object, params: Mapping[str, str] | None) -> Answer:
+        """Send the request and read the whole answer (see the module docstring)."""
+        if method == "GET" and params:
+            target = self._url(path, params)
+        else:
+            target = _Target.of(self.client.build_request(method, path, params=params).url)
+        pool = self._lean_pool(target.url)
+        if pool is not None:
+            return await self._send_lean(pool, method, target, body)
+        request = self.client.build_request(method, target.url, json=body)
+        if self._route is None or self.client.is_closed:
+            response = await self.client.send(request, follow_redirects=False)
+            return Answer(response.status_code, response.headers.raw, response.content)
         response = await self._route(request.url).handle_async_request(request)
         response.request = request
         try:
@@ -108,11 +184,42 @@ class JsonApi:
         except BaseException:
             await response.aclose()
             raise
-        return response
+        return Answer(response.status_code, response.headers.raw, response.content)
 
-    def _rejection(self, response: httpx.Response) -> str:
+    async def _send_lean(self, pool: LeanPool, method: str, target: _Target, body: object) -> Answer:
+        """The request httpx would send, handed to its pool as httpcore's request (see the docstring)."""
+        headers = [(b"Host", target.host)]
+        content = b""
+        if body is not None:  # as httpx encodes ``json=``
+            content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+            headers += self.client.headers.raw
+            headers.append((b"Content-Length", str(len(content)).encode()))
+            headers.append((b"Content-Type", b"application/json"))
+        else:
+            if method in _BODY_METHODS:
+                headers.append((b"Content-Length", b"0"))
+            headers += self.client.headers.raw
+        request = httpcore.Request(
+            method.encode("ascii"),
+            target.core,
+            headers=headers,
+            content=content,
+            extensions={"timeout": self.client.timeout.as_dict()},
+        )
+        response = await pool.handle_async_request(request)
         try:
-            text = self._describe(response.json())
+            raw = b"".join([part async for part in response.stream])  # type: ignore[union-attr]
+        finally:
+            await response.aclose()
+        encoded = any(key.lower() == b"content-encoding" for key, _ in response.headers)
+        if encoded:  # httpx's decoders (gzip, deflate, and brotli or zstd where installed) and its errors
+            decoded = httpx.Response(response.status, headers=response.headers, stream=httpx.ByteStream(raw))
+            raw = await decoded.aread()
+        return Answer(response.status, response.headers, raw)
+
+    def _rejection(self, response: Answer) -> str:
+        try:
+            text = self._describe(json.loads(response.content))
         except (ValueError, RecursionError):
             return ""
         if self._secret:
@@ -134,36 +241,37 @@ class JsonApi:
             self._slots = anyio.Semaphore(self._in_flight, fast_acquire=True)
         try:
             async with self._slots:
-                if method == "GET" and params:
-                    request = self.client.build_request(method, self._url(path, params))
-                else:
-                    request = self.client.build_request(method, path, json=body, params=params)
-                response = await self._send(request)
+                response = await self._send(method, path, body, params)
         except _NOT_SENT as exc:
             where = self.client.base_url.netloc.decode("ascii", "replace")
             raise TransientError(f"{what}: could not connect to {where} ({type(exc).__name__})") from exc
-        except httpx.TimeoutException as exc:
+        except _TIMEOUT as exc:
             if creates:
                 raise StartOutcomeUnknown(f"{what}: timed out waiting for the answer") from exc
             raise TransientError(f"{what}: timed out ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
+        except httpx.DecodingError as exc:  # a Content-Encoding it does not hold to
+            if creates:
+                raise StartOutcomeUnknown(f"{what}: the answer could not be decoded") from exc
+            raise ProtocolError(f"{what}: the answer could not be decoded ({type(exc).__name__})") from exc
+        except _TRANSPORT as exc:
             if creates:
                 raise StartOutcomeUnknown(f"{what}: connection lost ({type(exc).__name__})") from exc
             raise TransientError(f"{what}: connection failed ({type(exc).__name__})") from exc
-        status = response.status_code
+        status = response.status
         log.debug("%s -> %d", what, status)
         if 200 <= status < 300:
-            if not response.content.strip():
+            content = response.content
+            if not content or content.isspace():  # not strip(): that copies a result's 440 KB to test it
                 return {}
             try:
-                return response.json()
+                return json.loads(content)
             except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
                 if creates:  # it was processed, but we cannot tell what it created
                     raise StartOutcomeUnknown(
                         f"{what}: answered {status} with a body that is not JSON"
                     ) from exc
                 raise ProtocolError(f"{what}: answered {status} with a body that is not JSON") from exc
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        retry_after = parse_retry_after(response.header("Retry-After"))
         if status in (401, 403):
             raise AuthError(
                 f"{what}: {status} {self._rejection(response) or 'not authorised'}", hint=self._auth_hint

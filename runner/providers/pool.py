@@ -17,12 +17,16 @@ connections in a stack and checks only the one it hands out, plus the oldest idl
 - a connection that turns out to be unavailable (``ConnectionNotAvailable``) is dropped and the request
   takes another, as httpcore's pool does.
 
-Connections themselves are httpcore's, made by the pool this one replaces (``create_connection``: TLS,
-proxy, retries, local address and network backend as httpx configured them). httpx has no public way to
-choose its transport's pool without giving up the proxy variables (passing ``transport=`` disables them),
-so ``install`` swaps the default transport's pool in place, through one private attribute; with a layout it
-does not know, it changes nothing and says so in the debug log. A test pins that it applies to the versions
-installed. Proxy transports (from ``HTTP_PROXY`` and the like) keep httpcore's own pool.
+Connections are made with the pool this one replaces: where it only speaks HTTP/1.1 (regate's clients),
+``http11.Http11Connection`` opened by the connect step of the connection that pool would make (TLS,
+retries, local address and network backend as httpx configured them); otherwise (HTTP/2) that connection
+itself (``create_connection``).
+
+httpx has no public way to choose its transport's pool without giving up the proxy variables (passing
+``transport=`` disables them), so ``install`` swaps the default transport's pool in place, through one
+private attribute; with a layout it does not know, it changes nothing and says so in the debug log. A test
+pins that it applies to the versions installed. Proxy transports (from ``HTTP_PROXY`` and the like) keep
+httpcore's own pool.
 """
 
 from __future__ import annotations

@@ -1,0 +1,246 @@
+"""On regate's clients, ``JsonApi`` hands requests straight to the lean pool, and nothing a platform or a
+gate can see changes.
+
+- the bytes on the wire are those httpx's own path sends: request line, headers in the same order, JSON
+  bodies encoded alike (non-ASCII text, no body on a POST);
+- an encoded answer (gzip) is decoded by httpx's decoders; one that cannot be decoded is a
+  ``ProtocolError`` (asked again), or ``StartOutcomeUnknown`` for a start;
+- failures map as on httpx's path: nothing listening is "could not connect", an answer cut short a lost
+  connection, a slow answer a timeout, a 429 ``RateLimited`` with its ``Retry-After``;
+- only a client on httpx's default transport with a ``LeanPool`` takes the lean path; it serves HTTPS
+  (TLS by httpcore's connect step), and an untrusted certificate is "could not connect".
+"""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from anyio.abc import SocketStream
+
+from runner.errors import ProtocolError, RateLimited, StartOutcomeUnknown, TransientError
+from runner.providers.http import JsonApi
+from runner.providers.http11 import Http11Connection
+from runner.providers.pool import install as lean_pool
+from runner.providers.sockets import install as asyncio_sockets
+from tests.test_sockets import PEM, _tls_server, _trusting, listener
+
+HEADERS = {"X-CEKURA-API-KEY": "sk-key", "Accept": "application/json"}
+JSON_OK = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"count":1}'
+Answer = Callable[[bytes], bytes | None]  # a request's head -> the whole answer, None: close at once
+
+
+@asynccontextmanager
+async def server(answer: Answer, *, close: bool = False) -> AsyncIterator[tuple[str, list[bytes]]]:
+    """A keep-alive 127.0.0.1 server that records every whole request (head and body); ``close``: it
+    closes each connection after its first answer."""
+    seen: list[bytes] = []
+
+    async def serve(stream: SocketStream) -> None:
+        async with stream:
+            data = b""
+            while True:
+                try:
+                    while b"\r\n\r\n" not in data:
+                        data += await stream.receive()
+                    head, _, data = data.partition(b"\r\n\r\n")
+                    length = 0
+                    for line in head.split(b"\r\n")[1:]:
+                        name, _, value = line.partition(b":")
+                        if name.lower() == b"content-length":
+                            length = int(value)
+                    while len(data) < length:
+                        data += await stream.receive()
+                except (anyio.EndOfStream, anyio.BrokenResourceError):
+                    return
+                seen.append(head + b"\r\n\r\n" + data[:length])
+                data = data[length:]
+                reply = answer(head)
+                if reply is None:
+                    return
+                await stream.send(reply)
+                if close:
+                    return
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610 (anyio, not Django)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, serve)
+        yield f"http://127.0.0.1:{port}/test_framework/v1/", seen
+        tg.cancel_scope.cancel()
+
+
+def regate_client(base_url: str, *, lean: bool = True, timeout: float = 10.0) -> httpx.AsyncClient:
+    client = httpx.AsyncClient(base_url=base_url, trust_env=False, timeout=timeout)
+    asyncio_sockets(client)
+    if lean:
+        assert lean_pool(client, max_connections=4)
+    return client
+
+
+def json_api(client: httpx.AsyncClient) -> JsonApi:
+    return JsonApi(client, headers=HEADERS, secret="sk-key", describe=str, auth_hint="")
+
+
+CALLS: list[tuple[str, str, dict[str, Any]]] = [
+    (
+        "GET",
+        "runs-external/",
+        {"params": {"result_id": "7", "status__in": "pending,running", "page_size": "1"}},
+    ),
+    ("GET", "results/7/", {}),
+    ("POST", "scenarios/run_scenarios/", {"body": {"agent_id": 101, "name": "regate ✓ «smoke»", "x": 1.5}}),
+    ("POST", "results/7/end_calls/", {}),
+    ("POST", "results/7/create_shareable_link_token/", {"body": {"expire_at": None}}),
+    ("PATCH", "runs-external/9/", {"body": {"feedback": "ok"}}),
+]
+
+
+@pytest.mark.anyio
+async def test_the_lean_path_sends_the_bytes_httpx_sends() -> None:
+    wires: list[list[bytes]] = []
+    async with server(lambda head: JSON_OK) as (url, seen):
+        for lean in (True, False):
+            async with regate_client(url, lean=lean) as client:
+                api = json_api(client)
+                assert (api._lean_pool(httpx.URL(url)) is not None) is lean
+                for method, path, kwargs in CALLS:
+                    assert await api.call(method, path, **kwargs) == {"count": 1}
+            wires.append(seen[-len(CALLS) :])
+    lean_wire, httpx_wire = wires
+    assert len(lean_wire) == len(CALLS)
+    assert lean_wire == httpx_wire
+    assert b"Content-Length: 0\r\n" in lean_wire[3]  # a POST without a body says so
+    assert "«smoke»".encode() in lean_wire[2]  # JSON as httpx encodes it: UTF-8, not \\u escapes
+
+
+def gzipped(head: bytes) -> bytes:
+    body = gzip.compress(b'{"count": 2}')
+    return b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body)
+
+
+@pytest.mark.anyio
+async def test_an_encoded_answer_is_decoded_by_httpx_s_decoders() -> None:
+    async with server(gzipped) as (url, _), regate_client(url) as client:
+        assert await json_api(client).call("GET", "results/7/") == {"count": 2}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("creates", "error"), [(False, ProtocolError), (True, StartOutcomeUnknown)])
+async def test_an_answer_that_cannot_be_decoded_is_a_protocol_error(
+    creates: bool, error: type[Exception]
+) -> None:
+    def broken(head: bytes) -> bytes:
+        return b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 7\r\n\r\nnot gz!"
+
+    async with server(broken) as (url, _), regate_client(url) as client:
+        with pytest.raises(error, match="could not be decoded"):
+            await json_api(client).call("POST", "scenarios/run_scenarios/", body={}, creates=creates)
+
+
+@pytest.mark.anyio
+async def test_nothing_listening_is_could_not_connect() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # bound, never listening: connections are refused
+        async with regate_client(f"http://127.0.0.1:{port}/") as client:
+            with pytest.raises(TransientError, match=r"could not connect to 127\.0\.0\.1"):
+                await json_api(client).call("POST", "scenarios/run_scenarios/", body={}, creates=True)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("creates", "error"), [(False, TransientError), (True, StartOutcomeUnknown)])
+async def test_an_answer_cut_short_or_missing_is_a_lost_connection(
+    creates: bool, error: type[Exception]
+) -> None:
+    def cut(head: bytes) -> bytes:
+        return b'HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{"count": '
+
+    async with server(cut, close=True) as (url, _), regate_client(url) as client:
+        with pytest.raises(error, match=r"\(RemoteProtocolError\)"):
+            await json_api(client).call("GET", "results/7/", creates=creates)
+    async with server(lambda head: None) as (url, _), regate_client(url) as client:
+        with pytest.raises(error, match=r"\(RemoteProtocolError\)"):
+            await json_api(client).call("GET", "results/7/", creates=creates)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("creates", "error"), [(False, TransientError), (True, StartOutcomeUnknown)])
+async def test_an_answer_that_stalls_times_out(creates: bool, error: type[Exception]) -> None:
+    def cut(head: bytes) -> bytes:
+        return b'HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{"count": '
+
+    async with server(cut) as (url, _), regate_client(url, timeout=0.2) as client:
+        with pytest.raises(error, match="timed out"):
+            await json_api(client).call("GET", "results/7/", creates=creates)
+
+
+@pytest.mark.anyio
+async def test_a_429_is_rate_limited_with_its_retry_after() -> None:
+    def limited(head: bytes) -> bytes:
+        return b"HTTP/1.1 429 Too Many Requests\r\nretry-after: 7\r\nContent-Length: 0\r\n\r\n"
+
+    async with server(limited) as (url, _), regate_client(url) as client:
+        with pytest.raises(RateLimited) as raised:
+            await json_api(client).call("GET", "results/7/")
+    assert raised.value.retry_after == 7.0
+
+
+@pytest.mark.anyio
+async def test_connections_are_kept_alive_on_the_lean_path() -> None:
+    connections: list[int] = []
+
+    def counting(head: bytes) -> bytes:
+        return JSON_OK
+
+    async with server(counting) as (url, seen), regate_client(url) as client:
+        api = json_api(client)
+        for _ in range(5):
+            await api.call("GET", "results/7/")
+        pool = client._transport._pool  # type: ignore[attr-defined]
+        connections.extend(1 for _ in pool.connections)
+    assert len(seen) == 5 and len(connections) == 1
+
+
+@pytest.mark.anyio
+async def test_an_https_platform_is_served_through_the_lean_path() -> None:
+    if not PEM.exists():
+        pytest.skip(f"{PEM} is missing")
+    answer = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{"tls": 1}'
+    with listener() as server:
+        thread = threading.Thread(target=_tls_server, args=(server, answer))
+        thread.start()
+        try:
+            url = f"https://127.0.0.1:{server.getsockname()[1]}/test_framework/v1/"
+            async with httpx.AsyncClient(base_url=url, verify=_trusting(), trust_env=False) as client:
+                assert asyncio_sockets(client) and lean_pool(client, max_connections=2)
+                api = json_api(client)
+                assert api._lean_pool(httpx.URL(url)) is not None
+                assert await api.call("GET", "results/7/") == {"tls": 1}
+                connections = client._transport._pool.connections  # type: ignore[attr-defined]
+                assert [type(c) for c in connections] == [Http11Connection]
+        finally:
+            await anyio.to_thread.run_sync(thread.join)
+
+
+@pytest.mark.anyio
+async def test_an_untrusted_certificate_is_could_not_connect() -> None:
+    if not PEM.exists():
+        pytest.skip(f"{PEM} is missing")
+    with listener() as server:
+        thread = threading.Thread(target=_tls_server, args=(server, b""))
+        thread.start()
+        try:
+            url = f"https://127.0.0.1:{server.getsockname()[1]}/"
+            async with regate_client(url) as client:  # the system's trust store: the test key is not in it
+                with pytest.raises(TransientError, match="could not connect"):
+                    await json_api(client).call("GET", "results/7/")
+        finally:
+            await anyio.to_thread.run_sync(thread.join)

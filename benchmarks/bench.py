@@ -16,7 +16,8 @@ Not part of the test suite (it takes minutes and measures this machine). What it
    first poll that saw it) and polls per result (reads of the whole result and progress probes, each
    counted; the fixed poller reads the whole result every time), and all requests per result;
 6. times writing the JUnit, JSON and Markdown reports of regate's verdict in this process;
-7. prints one table, with the ratios, and regate's targets (issue 7) marked met or not.
+7. times a fixed Python loop before and after (the machine's speed varies by half from hour to hour);
+8. prints one table, with the ratios, and regate's targets (issue 7) marked met or not.
 
 Times in the table are simulated seconds (real seconds x speed) for lags, real seconds for the runner.
 """
@@ -183,6 +184,16 @@ def _ratio(polls: float, reference: dict[str, Any]) -> str:
     return found
 
 
+def yardstick_s() -> float:
+    """CPU seconds of a fixed Python loop: this machine's speed varies by half from hour to hour, and
+    runner CPU with it; the loop's time says how fast the machine was during the run."""
+    started = time.process_time()
+    total = 0
+    for step in range(20_000_000):
+        total += step
+    return time.process_time() - started
+
+
 def help_start_ms() -> float:
     times = []
     for _ in range(10):
@@ -207,6 +218,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="regate-bench-"))
+    yardstick = [yardstick_s()]
     try:
         world = write_world(folder)
         sim, base_url = start_sim(world, args.speed, args.seed)
@@ -229,6 +241,7 @@ def main() -> int:
                 process.wait(timeout=30)
         write_s = report_write_seconds(folder / "out")
         start_ms = help_start_ms()
+        yardstick.append(yardstick_s())
         d, r = mine["detection"], ref["detection"]
         rows = [
             ("gates x runs", f"{args.gates} x {args.runs}", f"{args.gates} x {args.runs}", ""),
@@ -248,6 +261,8 @@ def main() -> int:
             ("report write time (s)", f"{write_s:.2f}", "", "JUnit + JSON + Markdown"),
             ("regate --help start (ms, median of 10)", f"{start_ms:.0f}", "", "target <= 150"),
             ("regate exit code", int(regate["exit"]), "", ""),
+            ("machine yardstick (CPU s, before / after)", "/".join(f"{y:.2f}" for y in yardstick), "",
+             "a fixed Python loop: the machine's speed during the run"),
         ]  # fmt: skip
         width = max(len(str(row[0])) for row in rows)
         print(f"{'':{width}}  {'regate':>14}  {'fixed 5 s':>12}  notes")
@@ -255,7 +270,11 @@ def main() -> int:
             print(f"{name:{width}}  {a!s:>14}  {b!s:>12}  {note}")
         print(
             json.dumps(
-                {"regate": {**regate, **d, "report_write_s": write_s, "help_ms": start_ms}, "fixed": r}
+                {
+                    "regate": {**regate, **d, "report_write_s": write_s, "help_ms": start_ms},
+                    "fixed": r,
+                    "yardstick_s": yardstick,
+                }
             )
         )
         return 0

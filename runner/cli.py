@@ -19,7 +19,7 @@ from typing import NoReturn, TextIO
 from runner import __version__
 from runner.cli_output import Output, print_error
 from runner.errors import ConfigError, RegateError, UsageError
-from runner.model import ExitCode
+from runner.exitcodes import ExitCode
 from runner.textclean import clean_text, escape_workflow_command, one_line
 
 # Each command lives in the module that needs its dependencies, imported only when it runs: `regate --help`

@@ -10,19 +10,9 @@ Rates are fractions (0.0-1.0) everywhere in this model; durations are float seco
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 
-
-class ExitCode(IntEnum):
-    """Process exit codes (design.md §2). 1 wins over 3; an empty selection is 3, never 0."""
-
-    OK = 0
-    REGRESSION = 1
-    USAGE = 2
-    INCOMPLETE = 3
-    INTERNAL = 4
-    SIGINT = 130
-    SIGTERM = 143
+from runner.exitcodes import ExitCode as ExitCode  # re-exported: the rest of regate reads it here
 
 
 class MetricKind(StrEnum):

@@ -112,3 +112,26 @@ def test_help_validate_and_plan_do_not_import_the_heavy_parts(command: list[str]
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ""
+
+
+def test_help_does_not_build_the_data_model() -> None:
+    """``--help`` needs only the exit codes: the model's dataclasses were a fifth of its start-up."""
+    import subprocess
+    import sys
+
+    script = (
+        "import contextlib, io, sys\n"
+        "from runner import cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        "        cli.main(['--help'], env={})\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print('runner.model' in sys.modules)\n"
+    )
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=repo, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

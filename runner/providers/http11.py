@@ -215,15 +215,18 @@ class Http11Connection(httpcore.AsyncConnectionInterface):
     ) -> tuple[int, bytes, bool, list[tuple[bytes, bytes]], _Framing, int]:
         buffer = self._buffer
         while True:
-            start = 0
+            start = scanned = 0
             while True:
                 while start < len(buffer) and buffer[start] in b"\r\n":
                     start += 1  # blank lines before a status line are ignored (RFC 9112 §2.2)
-                found = _HEAD_END.search(buffer, start)
+                found = _HEAD_END.search(buffer, max(start, scanned))
                 if found is not None:
                     break
                 if len(buffer) > MAX_HEAD:
                     raise httpcore.RemoteProtocolError("the answer's headers are too long")
+                # The end (3 bytes at most) can only start in the last 2 bytes searched: a head that
+                # trickles in byte by byte costs linear time, not quadratic.
+                scanned = max(0, len(buffer) - 2)
                 await self._fill(timeout, "the server disconnected without an answer" if not buffer else None)
             if found.start() > MAX_HEAD:
                 raise httpcore.RemoteProtocolError("the answer's headers are too long")
@@ -436,8 +439,9 @@ class _Body:
             while end < 0:
                 if len(buffer) > MAX_HEAD:
                     raise httpcore.RemoteProtocolError("the answer's trailers are too long")
+                scanned = len(buffer)  # searched already: a trailer that trickles in costs linear time
                 await connection._fill(self._timeout)
-                end = buffer.find(b"\n")
+                end = buffer.find(b"\n", scanned)
             line = bytes(buffer[:end]).rstrip(b"\r")
             del buffer[: end + 1]
             if not line:

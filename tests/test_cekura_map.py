@@ -6,9 +6,12 @@ import copy
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runner.errors import ProtocolError
 from runner.model import MetricKind
+from runner.providers import cekura_map
 from runner.providers.cekura_map import RunMemo, map_metric, map_result, normalise_success_rate
 
 
@@ -279,3 +282,57 @@ def test_the_terminal_poll_maps_every_run_afresh() -> None:
 
 def _copy(data: dict[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(data)
+
+
+_SCALAR = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.sampled_from([0, 1, 5, -1, 0.0, -0.0, 1.0, 5.0, 4.5, 2]),
+    st.floats(min_value=-10, max_value=10, allow_nan=False),
+    st.sampled_from(["binary", "binary_qualitative", "enum", "continuous_qualitative", "numeric", "x",
+                     "positive", "5", "1", "true", " Tone "]),
+    st.lists(st.integers(), max_size=1),
+)  # fmt: skip
+_ITEM = st.dictionaries(
+    st.sampled_from(["eval_type", "type", "id", "name", "passed", "score_normalized", "score", "value",
+                     "enum", "explanation"]),
+    _SCALAR,
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ITEM, min_size=1, max_size=20))
+def test_a_memoised_metric_maps_as_the_item_itself_does(items: list[dict[str, Any]]) -> None:
+    """Passed runs' metric items are mapped once per distinct content: whatever came before, an item maps
+    to a value equal to its own mapping, with the same field types (True is not 1 to the mapping)."""
+    cekura_map._memo.clear()
+    for item in items:
+        found = map_metric(item, keep_text=False)
+        fresh = cekura_map._metric(item, False)
+        assert found == fresh
+        assert found is not None and fresh is not None
+        for field in ("metric_id", "name", "kind", "score", "passed", "label", "explanation"):
+            assert type(getattr(found, field)) is type(getattr(fresh, field)), field
+        if fresh.kind in (MetricKind.NUMERIC, MetricKind.UNKNOWN):  # never shared: not even 0.0 and -0.0
+            assert repr(found) == repr(fresh)
+
+
+def test_alike_metric_items_map_to_one_value_and_numeric_ones_are_not_kept() -> None:
+    cekura_map._memo.clear()
+    passed = {"id": 501, "name": "Policy", "eval_type": "binary", "passed": True, "explanation": "met"}
+    first = map_metric(dict(passed), keep_text=False)
+    assert map_metric(dict(passed, explanation="other words"), keep_text=False) is first
+    assert map_metric(dict(passed, passed=1), keep_text=False) != first  # 1 is not True here
+    latency = {"id": 9, "name": "Latency", "eval_type": "numeric", "value": 812.0}
+    map_metric(latency, keep_text=False)
+    assert all(key[1][0] != "numeric" for key in cekura_map._memo)
+    kept = map_metric(dict(passed, passed=False, explanation="why"))  # a failed run keeps its explanation
+    assert kept is not None and kept.explanation == "why"
+
+
+def test_a_metric_of_unknown_kind_is_never_conflated_with_another() -> None:
+    cekura_map._memo.clear()
+    zero = {"id": 3, "name": "Odd", "eval_type": "mystery", "score": 0.0}
+    assert repr(map_metric(zero, keep_text=False)) == repr(cekura_map._metric(zero, False))
+    minus = dict(zero, score=-0.0)
+    assert repr(map_metric(minus, keep_text=False)) == repr(cekura_map._metric(minus, False))

@@ -140,12 +140,51 @@ def _shared(value: MetricValue) -> MetricValue:
     return value
 
 
+# The item fields ``_metric`` reads when it drops the explanation: a memo key is made of these and their
+# types (True == 1 == 1.0 to a dict, not to the mapping). A zero's sign is not kept apart: ``_shared``
+# already makes 0.0 and -0.0 one value, whichever came first, and so does the memo.
+_MEMO_FIELDS = ("eval_type", "type", "id", "name", "passed", "score_normalized", "score", "value", "enum")
+_MEMO_SIZE = 8192
+_memo: dict[tuple[object, ...], MetricValue | None] = {}
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _memo_key(item: dict[str, Any]) -> tuple[object, ...] | None:
+    """The memo key of a metric item; None for one that is not memoised (numeric, or a field that is not
+    a plain JSON scalar)."""
+    values = tuple(map(item.get, _MEMO_FIELDS))
+    types = tuple(map(type, values))
+    if not _SCALARS.issuperset(types) or (values[0] or values[1]) == "numeric":
+        return None  # numeric: latencies and the like, nearly all different; a memo would only churn
+    return (types, values)
+
+
 def map_metric(item: object, *, keep_text: bool = True) -> MetricValue | None:
     """One metric item; ``keep_text=False`` drops its explanation (a passed run's: no report shows it).
 
     Values are immutable, and without an explanation most are alike (a passed binary metric, an enum
     label, a 0-5 score): those are shared, so 100,000 runs hold a few hundred of them instead of 400,000.
-    Numeric values (latencies, ...) are nearly all different and are not."""
+    Numeric values (latencies, ...) are nearly all different and are not. Without its explanation, an
+    item maps to what an item with the same fields mapped to before (a bounded memo): at 1,000 results of
+    100 runs, mapping 600,000 alike metric items was a tenth of the runner's CPU."""
+    if keep_text or type(item) is not dict:
+        return _mapped(item, keep_text)
+    key = _memo_key(item)
+    if key is None:
+        return _mapped(item, keep_text)
+    try:
+        return _memo[key]
+    except KeyError:
+        pass
+    value = _mapped(item, keep_text)
+    if value is not None and value.kind in _SHARED_KINDS:  # the kinds ``_shared`` already makes one
+        if len(_memo) >= _MEMO_SIZE:
+            _memo.clear()
+        _memo[key] = value
+    return value
+
+
+def _mapped(item: object, keep_text: bool) -> MetricValue | None:
     value = _metric(item, keep_text)
     if value is None or value.explanation or value.kind not in _SHARED_KINDS:
         return value

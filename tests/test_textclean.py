@@ -58,6 +58,32 @@ def test_clean_text_is_idempotent_and_xml_legal(raw: str) -> None:
     assert not XML_ILLEGAL.search(once)
 
 
+def _escaped_by_rule(code: int) -> bool:
+    """The characters ``clean_text`` escapes, as the module docstring states them: C0 controls but TAB and
+    LF (CR is escaped where it is not a line end), DEL and C1, surrogates, U+FDD0-U+FDEF, and the last two
+    code points of every plane."""
+    return (
+        (code < 0x20 and code not in (0x09, 0x0A))
+        or 0x7F <= code <= 0x9F
+        or 0xD800 <= code <= 0xDFFF
+        or 0xFDD0 <= code <= 0xFDEF
+        or code & 0xFFFF in (0xFFFE, 0xFFFF)
+    )
+
+
+def test_clean_text_escapes_exactly_the_forbidden_characters() -> None:
+    """Every code point of the first plane, and each edge of every other plane, is escaped exactly when the
+    rule says so (the set is written as its complement for speed, so it is checked against the rule)."""
+    lows = (0, 1, 0xFFFC, 0xFFFD, 0xFFFE, 0xFFFF)
+    edges = [plane * 0x10000 + low for plane in range(1, 17) for low in lows]
+    for code in [*range(0x10000), *edges]:
+        char = chr(code)
+        if code == 0x0D:
+            continue  # a lone CR is a line end: it becomes LF (see "crlf-and-cr")
+        escaped = clean_text(f"a{char}b") != f"a{char}b"
+        assert escaped == _escaped_by_rule(code), f"U+{code:04X}"
+
+
 @pytest.mark.parametrize(
     ("raw", "limit", "expected"),
     [

@@ -310,3 +310,15 @@ def test_exit_code_zero_with_a_failure_is_a_bug_not_a_report() -> None:
     empty = dataclasses.replace(f.v_no_gates(), exit_code=ExitCode.OK, status=VerdictStatus.PASSED)
     with pytest.raises(AssertionError):
         render_junit(empty)
+
+
+def test_a_character_xml_forbids_is_a_bug_not_a_malformed_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every string is cleaned before junit-xml sees it; should one slip through uncleaned (a bug), the
+    suite is refused rather than written as a document no parser reads."""
+    import runner.reporters.junit as junit
+
+    monkeypatch.setattr(junit, "one_line", lambda text, limit=0: str(text))  # cleaning skipped: the bug
+    verdict = f.v_all_passed()
+    bad = dataclasses.replace(verdict, gates=(dataclasses.replace(verdict.gates[0], name="gate\x00"),))
+    with pytest.raises(JUnitInvariantError, match="U\\+0000"):
+        render_junit(bad)

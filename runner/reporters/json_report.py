@@ -68,7 +68,10 @@ def iter_json(verdict: Verdict) -> Iterator[str]:
     last = len(verdict.gates) - 1
     for index, gate in enumerate(verdict.gates):
         parts = ["    "]
-        _write(_gate(gate), 2, parts)
+        document = _gate_head(gate)
+        metrics: _EncodedMemo = {}
+        document["runs"] = [_run_json(run, metrics) for run in gate.runs]
+        _write(document, 2, parts)
         parts.append(",\n" if index < last else "\n")
         yield "".join(parts)
     yield "  ]\n}\n"
@@ -78,7 +81,16 @@ _PRETTY_DEPTH = 4  # document > gates > gate > runs/checks: indented; each run/c
 _compact = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode
 
 
+class _Encoded(str):
+    """A value already encoded as it is written (``_compact``): ``_write`` takes it as it is."""
+
+    __slots__ = ()
+
+
 def _write(value: Any, depth: int, parts: list[str]) -> None:
+    if type(value) is _Encoded:
+        parts.append(value)
+        return
     pad = "  " * depth
     if depth >= _PRETTY_DEPTH or not isinstance(value, dict | list) or not value:
         parts.append(_compact(value))
@@ -142,6 +154,14 @@ def _totals(verdict: Verdict) -> JSONObject:
 def _gate(gate: GateVerdict) -> JSONObject:
     """One gate, cleaned (its runs as they are built: the generic ``_clean`` walk over 100,000 runs was
     a good part of writing the report)."""
+    document = _gate_head(gate)
+    metrics: _MetricMemo = {}
+    document["runs"] = [_run(run, metrics) for run in gate.runs]
+    return document
+
+
+def _gate_head(gate: GateVerdict) -> JSONObject:
+    """``_gate`` without its runs."""
     counts = run_counts(gate)
     document: JSONObject = _clean(
         {
@@ -159,8 +179,6 @@ def _gate(gate: GateVerdict) -> JSONObject:
             "checks": [_check(check) for check in gate.checks],
         }
     )
-    metrics: _MetricMemo = {}
-    document["runs"] = [_run(run, metrics) for run in gate.runs]
     return document
 
 
@@ -242,6 +260,34 @@ _MetricMemo = dict[int, tuple[MetricValue, JSONObject]]
 
 def _run(run: RunVerdict, metrics: _MetricMemo) -> JSONObject:
     """One run, every string cleaned and number made finite here (it is never passed to ``_clean``)."""
+    document = _run_head(run)
+    record = run.record
+    document["metrics"] = [_rendered(metric, metrics) for metric in record.metrics]
+    document["transcript"] = _maybe_text(record.transcript)
+    return document
+
+
+# ``_MetricMemo`` for the report's text: each distinct metric value of a gate encoded once.
+_EncodedMemo = dict[int, tuple[MetricValue, str]]
+
+
+def _run_json(run: RunVerdict, metrics: _EncodedMemo) -> _Encoded:
+    """``_compact(_run(run, ...))``, with each metric value's text made once per gate and joined: a gate's
+    100 runs share a few dozen values among their 600 metrics, and encoding each again was most of the
+    time spent writing the report. The last two keys are spliced after the others, in the same order."""
+    head = _compact(_run_head(run))
+    encoded = []
+    for metric in run.record.metrics:
+        found = metrics.get(id(metric))
+        if found is None:
+            found = metrics[id(metric)] = (metric, _compact(_metric(metric)))
+        encoded.append(found[1])
+    transcript = _compact(_maybe_text(run.record.transcript))
+    return _Encoded(f'{head[:-1]}, "metrics": [{", ".join(encoded)}], "transcript": {transcript}}}')
+
+
+def _run_head(run: RunVerdict) -> JSONObject:
+    """``_run`` up to its metrics (never empty: it starts with the run's name)."""
     record = run.record
     return {
         "name": _text(run.name),
@@ -259,8 +305,6 @@ def _run(run: RunVerdict, metrics: _MetricMemo) -> JSONObject:
         "expected_outcome_score": finite_or_none(record.expected_outcome_score),
         "duration_s": finite_or_none(record.duration_s),
         "url": _maybe_text(record.url),
-        "metrics": [_rendered(metric, metrics) for metric in record.metrics],
-        "transcript": _maybe_text(record.transcript),
     }
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from runner.model import CheckResult, MetricKind, MetricValue, ResultSnapshot, RunRecord, Verdict
+from runner.model import CheckResult, MetricKind, MetricValue, ResultSnapshot, RunOutcome, RunRecord, Verdict
 from runner.reporters.json_report import SCHEMA_VERSION, iter_json, render_json, verdict_to_dict
 
 from . import factories as f
@@ -135,6 +135,27 @@ def test_non_finite_numbers_become_null() -> None:
     document = json.loads(render_json(verdict))
     assert document["duration_s"] is None
     assert document["gates"][0]["checks"][0]["observed"] is None
+
+
+def test_each_run_is_one_line_of_the_document_shared_metrics_or_not() -> None:
+    """Runs are written as text spliced from their fields and each metric value's text, made once per
+    gate: every line is still exactly the run ``verdict_to_dict`` describes, in its key order, whether its
+    metrics are shared with other runs, its own, non-finite, or absent."""
+    shared = MetricValue("m-1", "Tone \x07", MetricKind.ENUM, None, None, "calm", "")
+    own = MetricValue("m-2", "Latency", MetricKind.NUMERIC, math.nan, None, None, 'why: "slow"\n')
+    runs = (
+        f.run(1, metrics=(shared, own), transcript="agent: hi\r\nuser: \x1b[31mbye ✅"),
+        f.run(2, RunOutcome.FAILED, metrics=(shared,), reasons=('a "quoted" reason',)),
+        f.run(3, metrics=()),
+        f.run(4, metrics=(own, shared, shared)),
+    )
+    verdict = f.verdict(f.gate(runs=runs))
+    text = render_json(verdict)
+    expected = verdict_to_dict(verdict)["gates"][0]["runs"]
+    lines = [line.strip().rstrip(",") for line in text.splitlines() if line.lstrip().startswith('{"name"')]
+    assert lines == [json.dumps(run, ensure_ascii=False, separators=(", ", ": ")) for run in expected]
+    assert expected[0]["metrics"][1]["score"] is None  # NaN is not JSON
+    assert expected[2]["metrics"] == []
 
 
 def test_a_metric_value_shared_by_runs_is_rendered_for_each_run_as_its_own_dict() -> None:

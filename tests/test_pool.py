@@ -45,6 +45,7 @@ class FakeConnection(httpcore.AsyncConnectionInterface):
         self.fail: BaseException | None = None
         self.unavailable = False
         self.fail_close = False  # closing its response fails
+        self.plain = False  # answers with plain bytes (no aclose), idle again at once
         self.requests = 0
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
@@ -54,6 +55,9 @@ class FakeConnection(httpcore.AsyncConnectionInterface):
             raise self.fail
         assert self.state in ("new", "idle")
         self.state, self.requests = "active", self.requests + 1
+        if self.plain:
+            self.state = "idle"
+            return httpcore.Response(200, content=b"plain")
         return httpcore.Response(200, content=FakeBody(self))
 
     def can_handle_request(self, origin: httpcore.Origin) -> bool:
@@ -258,6 +262,20 @@ async def test_a_response_that_fails_to_close_still_frees_its_slot() -> None:
         await response.aclose()
     await fetch(pool)  # the slot is free again, on a new connection
     assert [(c.state, c.requests) for c in factory.made] == [("closed", 1), ("idle", 1)]
+
+
+@pytest.mark.anyio
+async def test_a_body_that_cannot_be_closed_still_hands_its_connection_back() -> None:
+    """A connection may answer with plain bytes (httpcore's ByteStream, which has no ``aclose``): the
+    answer is read as it is, and closing the response frees the slot all the same."""
+    factory, pool = pool_of(1)
+    await fetch(pool)
+    factory.made[0].plain = True
+    response = await pool.handle_async_request(request())
+    assert await response.aread() == b"plain"
+    await response.aclose()
+    await fetch(pool)
+    assert [(c.state, c.requests) for c in factory.made] == [("idle", 3)]
 
 
 @pytest.mark.anyio

@@ -202,10 +202,10 @@ class JsonApi:
         request = httpcore.Request(
             method.encode("ascii"),
             target.core,
-            headers=headers,
             content=content,
             extensions={"timeout": self.client.timeout.as_dict()},
         )
+        request.headers = headers  # bytes pairs already (httpx's own): not checked one by one again
         response = await pool.handle_async_request(request)
         try:
             raw = b"".join([part async for part in response.stream])  # type: ignore[union-attr]

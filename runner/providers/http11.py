@@ -166,12 +166,13 @@ class Http11Connection(httpcore.AsyncConnectionInterface):
             raise
         stream = self._stream
         body = _Body(self, framing, length, keep and not close, timeouts.get("read"))
-        return httpcore.Response(
+        response = httpcore.Response(
             status=status,
-            headers=headers,
             content=body,
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason, "network_stream": stream},
         )
+        response.headers = headers  # parsed as bytes pairs already: the constructor would check each again
+        return response
 
     async def _send(self, request: httpcore.Request, timeout: float | None) -> bool:
         """Write the request; True if it asks to close the connection after the answer. A body of up to

@@ -32,8 +32,9 @@ httpcore's own pool.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from types import TracebackType
+from typing import cast
 
 import anyio
 import httpcore
@@ -86,12 +87,9 @@ class LeanPool:
         except BaseException:
             self._give_slot()
             raise
-        return httpcore.Response(
-            status=response.status,
-            headers=response.headers,
-            content=_Released(response, self, connection),
-            extensions=response.extensions,
-        )
+        # The body is wrapped in place: a second Response would check every header again.
+        response.stream = _Released(response.stream, self, connection)
+        return response
 
     async def _take_slot(self, patience: float | None) -> None:
         if self._slots is None:
@@ -171,6 +169,7 @@ class LeanPool:
 
 
 Make = Callable[[httpcore.Origin], httpcore.AsyncConnectionInterface]
+Body = Iterable[bytes] | AsyncIterable[bytes]  # httpcore.Response.stream
 
 
 def _maker(factory: httpcore.AsyncConnectionPool) -> Make:
@@ -197,17 +196,15 @@ def _maker(factory: httpcore.AsyncConnectionPool) -> Make:
 class _Released:
     """A response body that hands its connection back to the pool once closed."""
 
-    def __init__(
-        self, response: httpcore.Response, pool: LeanPool, connection: httpcore.AsyncConnectionInterface
-    ) -> None:
-        self._response = response
+    def __init__(self, stream: Body, pool: LeanPool, connection: httpcore.AsyncConnectionInterface) -> None:
+        self._stream = cast(AsyncIterable[bytes], stream)  # an async connection's, as httpcore's pool assumes
         self._pool = pool
         self._connection = connection
         self._closed = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
-            async for part in self._response.aiter_stream():
+            async for part in self._stream:
                 yield part
         except BaseException:
             await self.aclose()
@@ -217,8 +214,10 @@ class _Released:
         if not self._closed:
             self._closed = True
             try:
-                with anyio.CancelScope(shield=True):
-                    await self._response.aclose()
+                close = getattr(self._stream, "aclose", None)
+                if close is not None:
+                    with anyio.CancelScope(shield=True):
+                        await close()
             finally:
                 await self._pool.hand_back(self._connection)  # the slot is freed even if closing failed
 

@@ -155,6 +155,7 @@ def _run(
         verdict = evaluate(
             [(execution, by_name[execution.gate].thresholds) for execution in executions],
             judging=progress.judging or judging_of(config, report_baselines),
+            judged=progress.judged,
             started_at=started_at,
             duration_s=summary.duration_s if summary is not None else time.monotonic() - t0,
             config_path=args.config,

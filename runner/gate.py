@@ -346,6 +346,36 @@ def evaluate_gate(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """A gate's verdict and what it was judged from (see ``evaluate``)."""
+
+    execution: GateExecution
+    thresholds: Thresholds
+    judging: Judging
+    verdict: GateVerdict
+
+
+def judge_gate(execution: GateExecution, thresholds: Thresholds, judging: Judging | None = None) -> Judged:
+    """``evaluate_gate``, kept with its inputs so that ``evaluate`` can reuse it."""
+    judging = judging or Judging()
+    return Judged(execution, thresholds, judging, evaluate_gate(execution, thresholds, judging))
+
+
+def _judge(
+    execution: GateExecution, thresholds: Thresholds, judging: Judging | None, earlier: Judged | None
+) -> GateVerdict:
+    judging = judging or Judging()
+    if (
+        earlier is not None
+        and earlier.execution == execution  # a copy made again at the end: its snapshot is the same object
+        and earlier.thresholds is thresholds
+        and (earlier.judging is judging or earlier.judging == judging)
+    ):
+        return earlier.verdict
+    return evaluate_gate(execution, thresholds, judging)
+
+
 # --- the verdict ------------------------------------------------------------------------------------
 
 
@@ -389,12 +419,15 @@ def evaluate(
     runner_errors: Sequence[str] = (),
     internal_error: bool = False,
     judging: Mapping[str, Judging] | None = None,
+    judged: Mapping[str, Judged] | None = None,
 ) -> Verdict:
     """Judge every gate and derive the one status and exit code all reports share. ``judging`` per gate
-    name: a non-blocking gate is judged too, but its failure only warns."""
-    rules = judging or {}
+    name: a non-blocking gate is judged too, but its failure only warns. ``judged``: gates judged already
+    (for the progress lines), by name; one is reused where it judged the same execution, thresholds and
+    judging, which makes it the verdict ``evaluate_gate`` would give again."""
+    rules, earlier = judging or {}, judged or {}
     gates = tuple(
-        evaluate_gate(execution, thresholds, rules.get(execution.gate))
+        _judge(execution, thresholds, rules.get(execution.gate), earlier.get(execution.gate))
         for execution, thresholds in executions
     )
     internal_error = internal_error or any(

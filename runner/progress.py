@@ -13,7 +13,7 @@ from typing import TextIO
 
 from runner.clock import Clock
 from runner.errors import TransientError
-from runner.gate import Judging, evaluate_gate
+from runner.gate import Judged, Judging, judge_gate
 from runner.model import CheckStatus, GateExecution, GateStatus, GateVerdict, ResultSnapshot, Verdict
 from runner.providers.base import StartedResult
 from runner.settings import GateSpec
@@ -63,6 +63,7 @@ class ConsoleProgress:
         self._stream = stream
         self._github = github  # GitHub Actions: per-gate detail in collapsible log groups
         self.judging: dict[str, Judging] = {}  # set once the baselines are known
+        self.judged: dict[str, Judged] = {}  # each gate's verdict as its line showed it
         self._clock = clock
         self._heartbeat = heartbeat
         self._quiet = quiet
@@ -110,7 +111,9 @@ class ConsoleProgress:
 
     def gate_done(self, gate: GateSpec, execution: GateExecution) -> None:
         judging = self.judging.get(gate.name, Judging(blocking=gate.blocking, statistics=gate.statistics))
-        verdict = evaluate_gate(execution, self._thresholds.get(gate.name, gate.thresholds), judging)
+        judged = judge_gate(execution, self._thresholds.get(gate.name, gate.thresholds), judging)
+        self.judged[gate.name] = judged  # the final verdict reuses it (``gate.evaluate``)
+        verdict = judged.verdict
         mark = _MARK[verdict.status] + (" (non-blocking)" if verdict.advisory_failure else "")
         head = f"[{gate.name}] {mark} in {fmt_duration(execution.duration_s)}"
         if self._github:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import random
 import statistics
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from runner.aggregates import format_number, format_percent, percentile
-from runner.gate import evaluate, evaluate_gate, exit_code_for
+from runner.gate import Judging, evaluate, evaluate_gate, exit_code_for, judge_gate
 from runner.model import (
     CheckStatus,
     ExitCode,
@@ -1000,6 +1001,28 @@ def test_exit_code_zero_exactly_when_no_check_failed_or_errored() -> None:
         )
         bad = [c for g in verdict.gates for c in g.checks if c.status is not CheckStatus.PASSED]
         assert (verdict.exit_code is ExitCode.OK) == (not bad)
+
+
+def test_a_gate_judged_for_its_progress_line_is_reused_only_for_the_same_inputs() -> None:
+    """The progress line judged each gate as it ended; the verdict reuses that judgement where the
+    execution (copied again at the end), thresholds and judging are the same, and judges again otherwise:
+    reused or not, each gate's verdict is what ``evaluate_gate`` gives."""
+    args: dict[str, Any] = {"started_at": "", "duration_s": 0, "config_path": "", "version": ""}
+    name = FAILED_GATE.gate
+    earlier = {name: judge_gate(FAILED_GATE, RATE_90, Judging())}
+    again = replace(FAILED_GATE)  # an equal copy, as the orchestrator makes at the end
+    assert again is not FAILED_GATE
+    assert evaluate([(again, RATE_90)], judged=earlier, **args).gates[0] is earlier[name].verdict
+    changed: list[tuple[GateExecution, Thresholds, Judging | None]] = [
+        (replace(FAILED_GATE, duration_s=1.0), RATE_90, None),
+        (again, Thresholds(success_rate=at_least(95)), None),
+        (again, RATE_90, Judging(blocking=False)),
+    ]
+    for gate, thresholds, judging in changed:
+        rules = {name: judging} if judging is not None else None
+        verdict = evaluate([(gate, thresholds)], judging=rules, judged=earlier, **args).gates[0]
+        assert verdict is not earlier[name].verdict
+        assert verdict == evaluate_gate(gate, thresholds, judging)
 
 
 def test_evaluation_is_deterministic_and_copies_the_run_context() -> None:

@@ -149,16 +149,6 @@ _memo: dict[tuple[object, ...], MetricValue | None] = {}
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
-def _memo_key(item: dict[str, Any]) -> tuple[object, ...] | None:
-    """The memo key of a metric item; None for one that is not memoised (numeric, or a field that is not
-    a plain JSON scalar)."""
-    values = tuple(map(item.get, _MEMO_FIELDS))
-    types = tuple(map(type, values))
-    if not _SCALARS.issuperset(types) or (values[0] or values[1]) == "numeric":
-        return None  # numeric: latencies and the like, nearly all different; a memo would only churn
-    return (types, values)
-
-
 def map_metric(item: object, *, keep_text: bool = True) -> MetricValue | None:
     """One metric item; ``keep_text=False`` drops its explanation (a passed run's: no report shows it).
 
@@ -169,9 +159,14 @@ def map_metric(item: object, *, keep_text: bool = True) -> MetricValue | None:
     100 runs, mapping 600,000 alike metric items was a tenth of the runner's CPU."""
     if keep_text or type(item) is not dict:
         return _mapped(item, keep_text)
-    key = _memo_key(item)
-    if key is None:
+    # The memo key: the fields read, and their types. Not memoised: an item with a field that is not a
+    # plain JSON scalar, and a numeric one (latencies and the like, nearly all different: they would only
+    # churn the memo). Written inline: it runs for every metric item of every passed run.
+    values = tuple(map(item.get, _MEMO_FIELDS))
+    types = tuple(map(type, values))
+    if not _SCALARS.issuperset(types) or (values[0] or values[1]) == "numeric":
         return _mapped(item, keep_text)
+    key = (types, values)
     try:
         return _memo[key]
     except KeyError:
@@ -293,13 +288,11 @@ def map_run(
     passed = success is True and not infra
     evaluation = run.get("evaluation")
     raw_metrics = evaluation.get("metrics") if isinstance(evaluation, Mapping) else None
-    metrics = tuple(
-        m
-        for m in (
-            map_metric(item, keep_text=not passed)
-            for item in (raw_metrics if isinstance(raw_metrics, list) else [])
-        )
-        if m
+    keep_text = not passed
+    metrics = (
+        tuple([m for item in raw_metrics if (m := map_metric(item, keep_text=keep_text))])
+        if isinstance(raw_metrics, list)
+        else ()
     )
     outcome = run.get("expected_outcome")
     eo_score = _float(outcome.get("score")) if isinstance(outcome, Mapping) else None

@@ -43,6 +43,7 @@ import httpx
 
 log = logging.getLogger("regate.http")
 
+READ_SIZE = 256 * 1024  # bytes asked of the socket at once (asyncio's own read size)
 HIGH_WATER = 256 * 1024  # unread bytes at which the connection stops reading from its socket...
 LOW_WATER = 64 * 1024  # ...until httpcore has taken all but this many
 HAPPY_EYEBALLS = 0.25  # seconds before the next address of a host is tried alongside (anyio's delay)
@@ -72,12 +73,18 @@ def _wake(waiter: asyncio.Future[None] | None) -> None:
         waiter.set_result(None)
 
 
-class _Protocol(asyncio.Protocol):
-    """One connection's incoming bytes and state, fed by the event loop."""
+class _Protocol(asyncio.BufferedProtocol):
+    """One connection's incoming bytes and state, fed by the event loop.
+
+    Buffered: the event loop reads into this connection's own scratch space (``get_buffer``). A plain
+    protocol gets each read as a new bytes object of asyncio's 256 KiB read size, which the allocator maps
+    and unmaps for every read however few bytes came: three more system calls per read, 28 µs a read
+    instead of 4 in a loopback microbenchmark, and a probe's answer is one read."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
+        self._scratch = memoryview(bytearray(READ_SIZE))
         self.ended = False  # the peer closed its side, or the connection is gone
         self.error: BaseException | None = None  # why the connection was lost, if not cleanly
         self.reading_paused = False
@@ -88,8 +95,11 @@ class _Protocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
 
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._scratch
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.buffer += self._scratch[:nbytes]
         if len(self.buffer) > HIGH_WATER and not self.reading_paused and self.transport is not None:
             self.transport.pause_reading()
             self.reading_paused = True

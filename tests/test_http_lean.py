@@ -100,6 +100,9 @@ CALLS: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "results/7/end_calls/", {}),
     ("POST", "results/7/create_shareable_link_token/", {"body": {"expire_at": None}}),
     ("PATCH", "runs-external/9/", {"body": {"feedback": "ok"}}),
+    ("GET", "/test_framework/v1/results/8/", {}),  # joined below the base's path, as httpx joins it
+    ("GET", "results/../results/9/", {}),  # a dot segment: httpx removes it
+    ("GET", "results/a b/", {}),  # a space: httpx encodes it
 ]
 
 
@@ -119,6 +122,41 @@ async def test_the_lean_path_sends_the_bytes_httpx_sends() -> None:
     assert lean_wire == httpx_wire
     assert b"Content-Length: 0\r\n" in lean_wire[3]  # a POST without a body says so
     assert "«smoke»".encode() in lean_wire[2]  # JSON as httpx encodes it: UTF-8, not \\u escapes
+
+
+@pytest.mark.parametrize(
+    "base",
+    ["http://127.0.0.1:9/test_framework/v1/", "http://127.0.0.1:9", "https://api.example.test:8443/a/b"],
+)
+def test_a_plain_path_is_joined_to_the_base_url_as_httpx_joins_it(base: str) -> None:
+    """A result's detail, start and share link each have a path of their own: those httpx sends as they
+    are get their URL without parsing one (the wire test above checks the bytes); any other is left to
+    httpx."""
+    client = httpx.AsyncClient(base_url=base)
+    api = json_api(client)
+    for path in ("results/7/", "/test_framework/v1/results/7/", "runs-external/", "", "a_b-c~d/"):
+        target = api._plain(path)
+        built = client.build_request("GET", path).url
+        assert target is not None, path
+        assert (target.core.scheme, target.core.host, target.core.port) == (
+            built.raw_scheme,
+            built.raw_host,
+            built.port,
+        )
+        assert (target.core.target, target.host) == (built.raw_path, built.netloc)
+        assert target.url.netloc == built.netloc  # routed like the URL httpx builds: same origin
+    for path in (
+        "//localhost/x",
+        "//other.test/x",
+        "results/../x",
+        "./x",
+        "results/a b/",
+        "https://other.test/x",
+        "r/%41/",
+        "r?x=1",
+    ):
+        assert api._plain(path) is None, path
+    assert json_api(httpx.AsyncClient(base_url=base + "?tenant=1"))._plain("results/7/") is None
 
 
 def gzipped(head: bytes) -> bytes:

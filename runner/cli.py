@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -168,17 +167,18 @@ def _label_option(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-class _LogFormatter(logging.Formatter):
-    """Log lines, and ``--debug`` tracebacks (whose exception messages may quote remote text), cleaned and
-    escaped so that no line of them can become a GitHub workflow command."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return escape_workflow_command(clean_text(super().format(record)))
-
-
 def _configure_logging(debug: bool, stream: TextIO) -> None:
+    import logging  # here, not at start-up: `regate --help` needs none of it (12 ms of imports)
+
+    class LogFormatter(logging.Formatter):
+        """Log lines, and ``--debug`` tracebacks (whose exception messages may quote remote text), cleaned
+        and escaped so that no line of them can become a GitHub workflow command."""
+
+        def format(self, record: logging.LogRecord) -> str:
+            return escape_workflow_command(clean_text(super().format(record)))
+
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(_LogFormatter("regate: %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(LogFormatter("regate: %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("regate")
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
@@ -202,6 +202,8 @@ def main(argv: Sequence[str] | None = None, *, env: dict[str, str] | None = None
         return ExitCode.SIGINT
     except Exception as exc:
         if out.debug:
+            import logging  # configured by then: --debug is an option of a command that ran
+
             logging.getLogger("regate").exception("internal error")
         sys.stderr.write(
             f"regate: internal error: {type(exc).__name__}: {one_line(str(exc), 500)}\n"

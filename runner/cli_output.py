@@ -4,8 +4,7 @@ start-up."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 from runner.errors import RegateError
 from runner.textclean import escape_workflow_command, one_line
@@ -13,8 +12,7 @@ from runner.textclean import escape_workflow_command, one_line
 __all__ = ["Output", "print_error"]
 
 
-@dataclass(frozen=True, slots=True)
-class Output:
+class Output(NamedTuple):  # immutable like a frozen dataclass, without importing dataclasses at start-up
     stderr: TextIO
     debug: bool
 

@@ -32,6 +32,7 @@ from runner.providers.http11 import MAX_HEAD, Http11Connection
 from runner.providers.pool import LeanPool
 from runner.providers.pool import install as lean_pool
 from runner.providers.sockets import install as asyncio_sockets
+from tests.http_support import loopback, requests_on
 
 ORIGIN = httpcore.Origin(b"http", b"api.test", 80)
 URL = httpcore.URL("http://api.test/v1/results/7/?page=1")
@@ -428,19 +429,8 @@ async def test_an_idle_connection_expires_after_its_keep_alive_or_when_the_serve
 
 async def _serve(stream: SocketStream, log: list[bytes]) -> None:
     async with stream:
-        data = b""
-        while True:
-            while b"\r\n\r\n" not in data:
-                try:
-                    data += await stream.receive()
-                except (anyio.EndOfStream, anyio.BrokenResourceError):
-                    return
-            head, _, data = data.partition(b"\r\n\r\n")
+        async for head, sent in requests_on(stream):
             log.append(head)
-            length = int(head.partition(b"Content-Length: ")[2].split(b"\r\n")[0] or 0)
-            while len(data) < length:
-                data += await stream.receive()
-            sent, data = data[:length], data[length:]
             body = json.dumps({"path": head.split(b" ")[1].decode(), "n": len(log), "sent": sent.decode()})
             body = body.encode()
             if b"/gzip" in head:
@@ -460,22 +450,20 @@ async def test_regate_s_clients_speak_http11_through_it_and_keep_their_connectio
         connections.append(1)
         await _serve(stream, log)
 
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610 (anyio, not Django)
-    async with listener, anyio.create_task_group() as tg:
-        tg.start_soon(listener.serve, serve)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False) as client:
-            assert asyncio_sockets(client) and lean_pool(client, max_connections=2)
-            pool = client._transport._pool  # type: ignore[attr-defined]
-            assert isinstance(pool, LeanPool)
-            first = await client.get("/a", headers={"X-API-KEY": "k"})
-            assert first.json() == {"path": "/a", "n": 1, "sent": ""}
-            assert first.http_version == "HTTP/1.1" and first.reason_phrase == "OK"
-            assert [type(c) for c in pool.connections] == [Http11Connection]  # the pin on httpcore's layout
-            zipped = await client.get("/gzip")
-            assert zipped.json() == {"path": "/gzip", "n": 2, "sent": ""}
-            posted = await client.post("/p", json={"x": 1})
-            assert posted.json() == {"path": "/p", "n": 3, "sent": '{"x":1}'}
-        tg.cancel_scope.cancel()
+    async with (
+        loopback(serve) as port,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False) as client,
+    ):
+        assert asyncio_sockets(client) and lean_pool(client, max_connections=2)
+        pool = client._transport._pool  # type: ignore[attr-defined]
+        assert isinstance(pool, LeanPool)
+        first = await client.get("/a", headers={"X-API-KEY": "k"})
+        assert first.json() == {"path": "/a", "n": 1, "sent": ""}
+        assert first.http_version == "HTTP/1.1" and first.reason_phrase == "OK"
+        assert [type(c) for c in pool.connections] == [Http11Connection]  # the pin on httpcore's layout
+        zipped = await client.get("/gzip")
+        assert zipped.json() == {"path": "/gzip", "n": 2, "sent": ""}
+        posted = await client.post("/p", json={"x": 1})
+        assert posted.json() == {"path": "/p", "n": 3, "sent": '{"x":1}'}
     assert len(connections) == 1
     assert b"X-API-KEY: k" in log[0]

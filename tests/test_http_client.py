@@ -25,6 +25,7 @@ from runner.errors import RequestRejected, TransientError
 from runner.providers import http as http_module
 from runner.providers.http import JsonApi
 from runner.providers.sockets import AsyncioBackend, install, is_readable
+from tests.http_support import loopback, requests_on
 
 BASE = "https://api.example/test_framework/v1/"
 HEADERS = {"X-CEKURA-API-KEY": "sk-key", "Accept": "application/json"}
@@ -126,22 +127,17 @@ async def closing_server() -> AsyncIterator[tuple[str, list[int], anyio.Event]]:
     async def serve(stream: SocketStream) -> None:
         connections.append(len(connections) + 1)
         async with stream:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                data += await stream.receive()
-            body = b'{"count": %d}' % len(connections)
-            await stream.send(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-                % (len(body), body)
-            )
+            async for _ in requests_on(stream):
+                body = b'{"count": %d}' % len(connections)
+                await stream.send(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                    % (len(body), body)
+                )
+                break  # one request per connection
         closed.set()
 
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610 (anyio, not Django)
-    async with listener, anyio.create_task_group() as tg:
-        tg.start_soon(listener.serve, serve)
+    async with loopback(serve) as port:
         yield f"http://127.0.0.1:{port}/", connections, closed
-        tg.cancel_scope.cancel()
 
 
 @pytest.mark.anyio
@@ -174,18 +170,13 @@ async def recording_server(answer: bytes) -> AsyncIterator[tuple[int, list[bytes
 
     async def serve(stream: SocketStream) -> None:
         async with stream:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                data += await stream.receive()
-            heads.append(data.split(b"\r\n\r\n")[0])
-            await stream.send(answer)
+            async for head, _ in requests_on(stream):
+                heads.append(head)
+                await stream.send(answer)
+                break  # one request per connection
 
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610 (anyio, not Django)
-    async with listener, anyio.create_task_group() as tg:
-        tg.start_soon(listener.serve, serve)
+    async with loopback(serve) as port:
         yield port, heads
-        tg.cancel_scope.cancel()
 
 
 def http_answer(status: str, body: bytes = b"", *headers: str) -> bytes:

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import gzip
 import socket
-import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 from anyio.abc import SocketStream
@@ -30,7 +28,8 @@ from runner.providers.http import JsonApi
 from runner.providers.http11 import Http11Connection
 from runner.providers.pool import install as lean_pool
 from runner.providers.sockets import install as asyncio_sockets
-from tests.test_sockets import PEM, _tls_server, _trusting, listener
+from tests.http_support import loopback, requests_on
+from tests.test_sockets import PEM, _trusting, tls_server
 
 HEADERS = {"X-CEKURA-API-KEY": "sk-key", "Accept": "application/json"}
 JSON_OK = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"count":1}'
@@ -45,23 +44,8 @@ async def server(answer: Answer, *, close: bool = False) -> AsyncIterator[tuple[
 
     async def serve(stream: SocketStream) -> None:
         async with stream:
-            data = b""
-            while True:
-                try:
-                    while b"\r\n\r\n" not in data:
-                        data += await stream.receive()
-                    head, _, data = data.partition(b"\r\n\r\n")
-                    length = 0
-                    for line in head.split(b"\r\n")[1:]:
-                        name, _, value = line.partition(b":")
-                        if name.lower() == b"content-length":
-                            length = int(value)
-                    while len(data) < length:
-                        data += await stream.receive()
-                except (anyio.EndOfStream, anyio.BrokenResourceError):
-                    return
-                seen.append(head + b"\r\n\r\n" + data[:length])
-                data = data[length:]
+            async for head, body in requests_on(stream):
+                seen.append(head + b"\r\n\r\n" + body)
                 reply = answer(head)
                 if reply is None:
                     return
@@ -69,12 +53,8 @@ async def server(answer: Answer, *, close: bool = False) -> AsyncIterator[tuple[
                 if close:
                     return
 
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610 (anyio, not Django)
-    async with listener, anyio.create_task_group() as tg:
-        tg.start_soon(listener.serve, serve)
+    async with loopback(serve) as port:
         yield f"http://127.0.0.1:{port}/test_framework/v1/", seen
-        tg.cancel_scope.cancel()
 
 
 def regate_client(base_url: str, *, lean: bool = True, timeout: float = 10.0) -> httpx.AsyncClient:
@@ -252,33 +232,23 @@ async def test_an_https_platform_is_served_through_the_lean_path() -> None:
     if not PEM.exists():
         pytest.skip(f"{PEM} is missing")
     answer = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{"tls": 1}'
-    with listener() as server:
-        thread = threading.Thread(target=_tls_server, args=(server, answer))
-        thread.start()
-        try:
-            url = f"https://127.0.0.1:{server.getsockname()[1]}/test_framework/v1/"
-            async with httpx.AsyncClient(base_url=url, verify=_trusting(), trust_env=False) as client:
-                assert asyncio_sockets(client) and lean_pool(client, max_connections=2)
-                api = json_api(client)
-                assert api._lean_pool(httpx.URL(url)) is not None
-                assert await api.call("GET", "results/7/") == {"tls": 1}
-                connections = client._transport._pool.connections  # type: ignore[attr-defined]
-                assert [type(c) for c in connections] == [Http11Connection]
-        finally:
-            await anyio.to_thread.run_sync(thread.join)
+    async with tls_server(answer) as port:
+        url = f"https://127.0.0.1:{port}/test_framework/v1/"
+        async with httpx.AsyncClient(base_url=url, verify=_trusting(), trust_env=False) as client:
+            assert asyncio_sockets(client) and lean_pool(client, max_connections=2)
+            api = json_api(client)
+            assert api._lean_pool(httpx.URL(url)) is not None
+            assert await api.call("GET", "results/7/") == {"tls": 1}
+            connections = client._transport._pool.connections  # type: ignore[attr-defined]
+            assert [type(c) for c in connections] == [Http11Connection]
 
 
 @pytest.mark.anyio
 async def test_an_untrusted_certificate_is_could_not_connect() -> None:
     if not PEM.exists():
         pytest.skip(f"{PEM} is missing")
-    with listener() as server:
-        thread = threading.Thread(target=_tls_server, args=(server, b""))
-        thread.start()
-        try:
-            url = f"https://127.0.0.1:{server.getsockname()[1]}/"
-            async with regate_client(url) as client:  # the system's trust store: the test key is not in it
-                with pytest.raises(TransientError, match="could not connect"):
-                    await json_api(client).call("GET", "results/7/")
-        finally:
-            await anyio.to_thread.run_sync(thread.join)
+    async with tls_server(b"") as port:
+        url = f"https://127.0.0.1:{port}/"
+        async with regate_client(url) as client:  # the system's trust store: the test key is not in it
+            with pytest.raises(TransientError, match="could not connect"):
+                await json_api(client).call("GET", "results/7/")

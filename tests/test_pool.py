@@ -27,6 +27,7 @@ from runner.providers import open_providers
 from runner.providers.pool import LeanPool, install
 from runner.providers.sockets import AsyncioBackend
 from runner.providers.sockets import install as asyncio_sockets
+from tests.http_support import loopback, requests_on
 from tests.test_http_client import closing_server
 
 A = "http://a.test/"
@@ -364,26 +365,15 @@ async def keep_alive_server() -> AsyncIterator[tuple[str, list[int]]]:
         connections.append(len(connections) + 1)
         number = len(connections)
         async with stream:
-            data = b""
-            while True:
-                while b"\r\n\r\n" not in data:
-                    try:
-                        data += await stream.receive()
-                    except (anyio.EndOfStream, anyio.BrokenResourceError):
-                        return
-                data = data.split(b"\r\n\r\n", 1)[1]
+            async for _ in requests_on(stream):
                 body = b'{"connection": %d}' % number
                 await stream.send(
                     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
                     % (len(body), body)
                 )
 
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610 (anyio, not Django)
-    async with listener, anyio.create_task_group() as tg:
-        tg.start_soon(listener.serve, serve)
+    async with loopback(serve) as port:
         yield f"http://127.0.0.1:{port}/", connections
-        tg.cancel_scope.cancel()
 
 
 @pytest.mark.anyio

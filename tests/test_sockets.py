@@ -15,8 +15,8 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +221,19 @@ def _tls_server(server: socket.socket, answer: bytes) -> None:
         return  # the client refused the certificate
 
 
+@asynccontextmanager
+async def tls_server(answer: bytes) -> AsyncIterator[int]:
+    """A 127.0.0.1 port (yielded) where a thread serves one TLS connection with ``_tls_server``; the
+    thread is joined when the block ends."""
+    with listener() as server:
+        thread = threading.Thread(target=_tls_server, args=(server, answer))
+        thread.start()
+        try:
+            yield server.getsockname()[1]
+        finally:
+            await anyio.to_thread.run_sync(thread.join)
+
+
 def _trusting() -> ssl.SSLContext:
     context = ssl.create_default_context()
     context.load_verify_locations(PEM)
@@ -232,31 +245,20 @@ async def test_an_https_request_goes_through_a_tls_upgrade() -> None:
     if not PEM.exists():
         pytest.skip(f"{PEM} is missing")
     answer = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"tls": 1}\n'
-    with listener() as server:
-        thread = threading.Thread(target=_tls_server, args=(server, answer))
-        thread.start()
-        try:
-            async with httpx.AsyncClient(verify=_trusting()) as client:
-                assert install(client) is True
-                response = await client.get(f"https://127.0.0.1:{server.getsockname()[1]}/")
-                assert response.json() == {"tls": 1}
-                pool = client._transport._pool  # type: ignore[attr-defined]
-                assert isinstance(pool._network_backend, AsyncioBackend)
-        finally:
-            await anyio.to_thread.run_sync(thread.join)
+    async with tls_server(answer) as port, httpx.AsyncClient(verify=_trusting()) as client:
+        assert install(client) is True
+        response = await client.get(f"https://127.0.0.1:{port}/")
+        assert response.json() == {"tls": 1}
+        pool = client._transport._pool  # type: ignore[attr-defined]
+        assert isinstance(pool._network_backend, AsyncioBackend)
 
 
 @pytest.mark.anyio
 async def test_a_certificate_not_trusted_is_a_connect_error() -> None:
-    with listener() as server:
-        thread = threading.Thread(target=_tls_server, args=(server, b""))
-        thread.start()
-        try:
-            stream = await AsyncioBackend(NoFallback()).connect_tcp("127.0.0.1", server.getsockname()[1])
-            with pytest.raises(httpcore.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-                await stream.start_tls(ssl.create_default_context(), server_hostname="127.0.0.1")
-        finally:
-            await anyio.to_thread.run_sync(thread.join)
+    async with tls_server(b"") as port:
+        stream = await AsyncioBackend(NoFallback()).connect_tcp("127.0.0.1", port)
+        with pytest.raises(httpcore.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            await stream.start_tls(ssl.create_default_context(), server_hostname="127.0.0.1")
 
 
 async def read_all(stream: httpcore.AsyncNetworkStream) -> bytes:
@@ -276,18 +278,13 @@ async def read_all(stream: httpcore.AsyncNetworkStream) -> bytes:
 @pytest.mark.anyio
 async def test_a_tls_stream_knows_its_ssl_object_and_reads_a_large_answer_whole() -> None:
     answer = b"HTTP/1.1 200 OK\r\n\r\n" + bytes(range(256)) * (8 * 1024)  # 2 MiB, then the server closes
-    with listener() as server:
-        thread = threading.Thread(target=_tls_server, args=(server, answer))
-        thread.start()
-        try:
-            stream = await AsyncioBackend(NoFallback()).connect_tcp("127.0.0.1", server.getsockname()[1])
-            tls = await stream.start_tls(_trusting(), server_hostname="127.0.0.1")
-            assert isinstance(tls.get_extra_info("ssl_object"), ssl.SSLObject)
-            await tls.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            assert await read_all(tls) == answer
-            await tls.aclose()
-        finally:
-            await anyio.to_thread.run_sync(thread.join)
+    async with tls_server(answer) as port:
+        stream = await AsyncioBackend(NoFallback()).connect_tcp("127.0.0.1", port)
+        tls = await stream.start_tls(_trusting(), server_hostname="127.0.0.1")
+        assert isinstance(tls.get_extra_info("ssl_object"), ssl.SSLObject)
+        await tls.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert await read_all(tls) == answer
+        await tls.aclose()
 
 
 @pytest.mark.anyio

@@ -362,6 +362,24 @@ async def test_a_cancelled_request_closes_the_connection() -> None:
 
 
 @pytest.mark.anyio
+async def test_an_answer_is_settled_once_read_whole_or_closed() -> None:
+    """``settled`` tells the pool that closing the answer will not wait (nothing left to read or close)."""
+    stream = FakeStream(OK, OK)
+    conn, _ = connection(stream)
+    response = await conn.handle_async_request(request())
+    body = response.stream
+    assert body.settled is False  # type: ignore[attr-defined]
+    assert b"".join([part async for part in response.aiter_stream()]) == b"{}"
+    assert body.settled is True  # type: ignore[attr-defined]
+    await response.aclose()
+    early = await conn.handle_async_request(request())
+    assert early.stream.settled is False  # type: ignore[attr-defined]
+    await early.aclose()
+    assert early.stream.settled is True  # type: ignore[attr-defined]
+    assert conn.is_closed()
+
+
+@pytest.mark.anyio
 async def test_an_answer_closed_before_it_was_read_closes_the_connection() -> None:
     stream = FakeStream(OK, OK)
     conn, _ = connection(stream)

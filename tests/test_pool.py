@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
 import httpcore
 import httpx
 import pytest
@@ -47,6 +48,7 @@ class FakeConnection(httpcore.AsyncConnectionInterface):
         self.unavailable = False
         self.fail_close = False  # closing its response fails
         self.plain = False  # answers with plain bytes (no aclose), idle again at once
+        self.body: type[FakeBody] | None = None  # the body it answers with, if not ``FakeBody``
         self.requests = 0
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
@@ -59,7 +61,7 @@ class FakeConnection(httpcore.AsyncConnectionInterface):
         if self.plain:
             self.state = "idle"
             return httpcore.Response(200, content=b"plain")
-        return httpcore.Response(200, content=FakeBody(self))
+        return httpcore.Response(200, content=(self.body or FakeBody)(self))
 
     def can_handle_request(self, origin: httpcore.Origin) -> bool:
         return origin == self.origin
@@ -95,6 +97,22 @@ class FakeBody:
             self.connection.state = "closed"
             raise httpcore.ReadError("reset while closing")
         self.connection.state = "idle" if self.connection.keep_alive else "closed"
+
+
+class WaitingBody(FakeBody):
+    """A body whose close waits (as http11's does when its answer was not read whole)."""
+
+    settled = False
+
+    async def aclose(self) -> None:
+        await anyio.lowlevel.checkpoint()
+        await super().aclose()
+
+
+class SettledBody(FakeBody):
+    """A body read whole, as http11's says: its close does not wait."""
+
+    settled = True
 
 
 class Factory(httpcore.AsyncConnectionPool):
@@ -251,6 +269,22 @@ async def test_a_cancelled_request_closes_its_connection_and_frees_its_slot() ->
         with pytest.raises(anyio.get_cancelled_exc_class()):
             await pool.handle_async_request(request())
     assert factory.made[0].state == "closed"
+    await fetch(pool)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("body", [FakeBody, WaitingBody, SettledBody])
+async def test_an_answer_closed_in_a_cancelled_scope_still_closes_its_body(body: type[FakeBody]) -> None:
+    """A body whose close may wait is closed under a shield, so a cancellation cannot cut it short (the
+    connection would be dropped instead of kept); one read whole is closed directly: it cannot wait."""
+    factory, pool = pool_of(1)
+    await fetch(pool)
+    factory.made[0].body = body
+    response = await pool.handle_async_request(request())
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await response.aclose()
+    assert [(c.state, c.requests) for c in factory.made] == [("idle", 2)]  # closed to its end, and kept
     await fetch(pool)
 
 

@@ -360,6 +360,11 @@ class _Body:
         self._done = False  # read whole, connection handed on
         self._closed = False
 
+    @property
+    def settled(self) -> bool:
+        """Read whole or closed already: ``aclose`` returns without waiting for anything."""
+        return self._done or self._closed
+
     async def __aiter__(self) -> AsyncIterator[bytes]:
         if self._closed:
             raise httpcore.ReadError("the answer was closed before it was read")

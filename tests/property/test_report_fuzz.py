@@ -306,10 +306,19 @@ def assert_junit(verdict: Verdict, xml: str) -> None:
 
 
 def assert_json(verdict: Verdict, text: str) -> None:
-    """UTF-8 JSON that reads back as exactly the report's dict (no NaN, no lone surrogate, no ANSI)."""
+    """UTF-8 JSON that reads back as exactly the report's dict (no NaN, no lone surrogate, no ANSI), each
+    run's line byte for byte as ``json.dumps`` writes that run's dict (runs are spliced from pieces, and
+    ``==`` alone would take ``1`` for ``true``)."""
     text.encode("utf-8")
     document = json.loads(text)
-    assert document == verdict_to_dict(verdict)
+    expected = verdict_to_dict(verdict)
+    assert document == expected
+    # split at "\n" only: splitlines() also splits at the U+2028 and U+2029 JSON text may hold raw
+    lines = [
+        line.strip().removesuffix(",") for line in text.split("\n") if line.lstrip().startswith('{"name": ')
+    ]
+    runs = [run for gate in expected["gates"] for run in gate["runs"]]
+    assert lines == [json.dumps(run, ensure_ascii=False, separators=(", ", ": ")) for run in runs]
     assert document["exit_code"] == int(verdict.exit_code)
     assert "\x1b" not in text
 

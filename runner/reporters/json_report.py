@@ -326,7 +326,8 @@ def _number(value: float | None) -> str:
 
 
 def _run_head(run: RunVerdict) -> JSONObject:
-    """``_run`` up to its metrics (never empty: it starts with the run's name)."""
+    """``_run`` up to its metrics (never empty: it starts with the run's name). ``_run_head_json`` writes
+    the same fields as text: change both together (the report tests compare them byte for byte)."""
     record = run.record
     return {
         "name": _text(run.name),

@@ -202,12 +202,12 @@ class JsonApi:
 
     async def _send(self, method: str, path: str, body: object, params: Mapping[str, str] | None) -> Answer:
         """Send the request and read the whole answer (see the module docstring)."""
-        target = None if params else self._plain(path)
-        if target is None:
-            if method == "GET" and params:
-                target = self._url(path, params)
-            else:
-                target = _Target.of(self.client.build_request(method, path, params=params).url)
+        if method == "GET" and params:
+            target = self._url(path, params)  # a probe's: the same URL all along, kept
+        else:
+            target = self._plain(path, params) or _Target.of(
+                self.client.build_request(method, path, params=params).url
+            )
         pool = self._lean_pool(target.url)
         if pool is not None:
             return await self._send_lean(pool, method, target, body)
